@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Every check CI runs, in the order a failure is cheapest to find. Installs what the tests
+# need when it is missing (CI machines start fresh; nothing installed by hand survives).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+apt_updated=0
+need() { # need COMMAND DEBIAN-PACKAGE
+    command -v "$1" >/dev/null 2>&1 && return 0
+    echo "installing $2 (for $1)"
+    if [ "$apt_updated" = 0 ]; then apt-get update -qq; apt_updated=1; fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+}
+need openssl openssl
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "format"
+cargo fmt --all -- --check
+
+step "clippy (all targets, all features, then no default features)"
+cargo clippy --locked --workspace --all-targets --all-features -- -D warnings
+cargo clippy --locked -p aws-iot-roots --lib --no-default-features -- -D warnings
+
+step "docs"
+RUSTDOCFLAGS="-D warnings" cargo doc --locked --workspace --no-deps --all-features
+
+step "feature subsets: no_std without alloc, Amazon Root CA 3 alone, everything"
+cargo build --locked -p aws-iot-roots --no-default-features
+cargo build --locked -p aws-iot-roots --no-default-features --features amazon-root-ca-3
+cargo build --locked -p aws-iot-roots --all-features
+
+step "tests: whole workspace, all features"
+cargo test --locked --workspace --all-features
+
+step "tests: default features"
+cargo test --locked -p aws-iot-roots
+
+step "tests: feature gating under other subsets"
+cargo test --locked -p aws-iot-roots --no-default-features --test features --test codegen
+cargo test --locked -p aws-iot-roots --no-default-features --features amazon-root-ca-3,rustls \
+    --test features --test codegen --test chains
+cargo test --locked -p aws-iot-roots --no-default-features --features starfield-services-g2,std,rustls \
+    --test features --test chains
+
+echo
+echo "all checks passed"
