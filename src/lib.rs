@@ -14,7 +14,7 @@
 //!   those chain to *your* root. Add it yourself; this crate does not guess.
 //! - As the only way to keep a fleet's roots current. Compiled-in roots are right for
 //!   "applications that can always be recompiled and instantly deployed"; devices that
-//!   cannot be reflashed need a signed root update path as well.
+//!   cannot be reflashed need a signed root update path as well: the [`bundle`] module.
 //!
 //! # What it deliberately does not do
 //!
@@ -38,6 +38,8 @@
 //! | `std` | yes | the standard library; off, the tables work in `no_std` without `alloc` |
 //! | `alloc` | with `std` | heap allocation |
 //! | `rustls` | no | [`root_cert_store`] for rustls 0.23 (no crypto provider chosen) |
+//! | `bundle` | no | [`bundle::verify`]: signed root bundles, for devices (needs `std`) |
+//! | `signing` | no | [`bundle::BundleBuilder`], [`bundle::SigningKey`]: release tooling; devices only verify |
 //!
 //! A device that negotiates only ECDSA suites needs only `amazon-root-ca-3`.
 //!
@@ -63,13 +65,34 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+// Shared verbatim with build.rs and the tests; not every item is used by the library.
+#[cfg(feature = "bundle")]
+#[allow(dead_code)]
+mod certparse;
+#[cfg(feature = "bundle")]
+mod dsse;
+#[cfg(feature = "bundle")]
+mod error;
 mod key;
+#[cfg(feature = "bundle")]
+mod keys;
+#[cfg(feature = "bundle")]
+mod limits;
 mod roots;
+#[cfg(feature = "signing")]
+mod signing;
+#[cfg(feature = "bundle")]
+mod timefmt;
+
+#[cfg(feature = "bundle")]
+pub mod bundle;
+#[cfg(feature = "bundle")]
+mod verifier;
 
 pub use key::KeyAlgorithm;
 pub use roots::{
-    deadlines_before, Deadline, DeadlineKind, RemovalBasis, Root, RootProgramRemoval, PEM_BUNDLE,
-    PEM_BUNDLE_NUL, ROOTS, TLS_SERVER_ROOTS,
+    deadlines_before, Deadline, DeadlineKind, RemovalBasis, Root, RootProgramRemoval, BUILD_TIME,
+    PEM_BUNDLE, PEM_BUNDLE_NUL, ROOTS, TLS_SERVER_ROOTS,
 };
 
 /// The compiled-in roots as a rustls root store.

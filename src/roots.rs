@@ -150,6 +150,11 @@ mod generated {
     include!(concat!(env!("OUT_DIR"), "/roots.rs"));
 }
 
+/// When this crate was built: `SOURCE_DATE_EPOCH` when set, else the build script's clock.
+/// Trusted time never goes below it (see `bundle::TrustState::initial`): a device whose clock
+/// reset to 1970 still refuses bundles that expired before its firmware was built.
+pub const BUILD_TIME: UnixTime = include!(concat!(env!("OUT_DIR"), "/build_time.rs"));
+
 /// Every root compiled in by this build's features, sorted by name.
 pub const ROOTS: &[Root] = generated::GENERATED_ROOTS;
 

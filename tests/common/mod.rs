@@ -37,3 +37,17 @@ pub(crate) fn utc(y: i64, m: i64, d: i64) -> u64 {
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     ((era * 146_097 + doe - 719_468) * 86_400) as u64
 }
+
+/// (year, month, day) of a day count since 1970-01-01 (Howard Hinnant's civil_from_days),
+/// independent of the code under test.
+pub(crate) fn civil(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}

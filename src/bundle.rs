@@ -1,0 +1,51 @@
+//! Signed root bundles: how a fleet replaces its roots without a firmware release.
+//!
+//! The format is specified in docs/bundle-format.md: a DSSE envelope whose payload lists roots
+//! by SHA-256, plus the DER certificates outside the signed bytes. Devices call [`verify`]
+//! (feature `bundle`); release tooling builds and signs with [`BundleBuilder`] and
+//! [`SigningKey`] (feature `signing`).
+//!
+//! # Examples
+//!
+//! ```
+//! # #[cfg(feature = "signing")] {
+//! use core::time::Duration;
+//! use aws_iot_roots::bundle::{verify, BundleBuilder, Policy, SignerSet, SigningKey, TrustState, Verdict};
+//! use rustls_pki_types::UnixTime;
+//!
+//! let at = |s: u64| UnixTime::since_unix_epoch(Duration::from_secs(s));
+//! let key = SigningKey::generate();
+//! let signers = SignerSet::new(vec![key.public_key()], 1)?;
+//! let ca3 = aws_iot_roots::ROOTS.iter().find(|r| r.name == "Amazon Root CA 3").unwrap();
+//!
+//! // Release side: build, sign.
+//! let mut bundle = BundleBuilder::new("acme-prod", 1, at(1_800_000_000), at(1_830_000_000), signers.clone())
+//!     .root(ca3.der.clone(), Some(ca3.name.into()))
+//!     .build(&Policy::default().limits)?;
+//! bundle.sign(&key);
+//! let bytes = bundle.to_bytes();
+//!
+//! // Device side: verify against what it trusts now, at its clock.
+//! let state = TrustState { time_floor: at(1_790_000_000), ..TrustState::initial("acme-prod", signers) };
+//! match verify(&bytes, &state, at(1_800_000_100), &Policy::default())? {
+//!     Verdict::Apply(verified) => assert_eq!(verified.roots().len(), 1),
+//!     other => panic!("{other:?}"),
+//! }
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub use crate::dsse::{pae, PAYLOAD_TYPE};
+pub use crate::error::{BundleError, KeyError, Limit, SignerRole};
+pub use crate::keys::{PublicKey, SignerSet};
+pub use crate::limits::{
+    Limits, Policy, DEFAULT_CLOCK_TOLERANCE, KMS_RAW_MESSAGE_LIMIT, MAX_BUNDLE_BYTES,
+    MAX_CERTIFICATE_BYTES, MAX_FLEET_ID_BYTES, MAX_PAYLOAD_BYTES, MAX_ROOTS, MAX_ROOT_NAME_BYTES,
+    MAX_SIGNATURES, MAX_SIGNER_KEYS,
+};
+#[cfg(feature = "signing")]
+pub use crate::signing::{BundleBuilder, SigningKey};
+pub use crate::verifier::{
+    verify, Bundle, Payload, RootRef, TrustState, Verdict, VerifiedBundle, VerifiedRoot,
+    SCHEMA_VERSION,
+};

@@ -1,0 +1,365 @@
+//! Why a bundle, a signer set or a key was refused.
+
+use core::fmt;
+use std::string::String;
+
+use rustls_pki_types::UnixTime;
+
+/// Which size or count limit a bundle exceeded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Limit {
+    /// The whole bundle file, bytes.
+    BundleBytes,
+    /// The signed payload, bytes.
+    PayloadBytes,
+    /// Signatures in the envelope.
+    Signatures,
+    /// Keys in a signer set.
+    SignerKeys,
+    /// Roots (listed or attached).
+    Roots,
+    /// One certificate, bytes.
+    CertificateBytes,
+    /// The fleet id, bytes.
+    FleetIdBytes,
+    /// A root's display name, bytes.
+    RootNameBytes,
+}
+
+/// Which signer set a threshold applies to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SignerRole {
+    /// The set the device trusts now.
+    Current,
+    /// The set a rotating bundle installs, which must also sign it.
+    New,
+}
+
+/// A signer set or key that cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// Not 32 bytes, or not a point on the curve.
+    Malformed {
+        /// Position in the set, if in a set.
+        index: Option<usize>,
+    },
+    /// A small-order ("weak") key: any signature could verify under it.
+    Weak {
+        /// Position in the set, if in a set.
+        index: Option<usize>,
+    },
+    /// A point encoded other than canonically: two encodings of one key would defeat
+    /// counting distinct keys.
+    NonCanonical {
+        /// Position in the set, if in a set.
+        index: Option<usize>,
+    },
+    /// The threshold is 0 or more than the number of distinct keys.
+    Threshold {
+        /// The threshold given.
+        threshold: u32,
+        /// Distinct keys in the set.
+        distinct_keys: usize,
+    },
+    /// More keys than the limit.
+    TooManyKeys {
+        /// Keys given.
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A key file could not be read (PKCS#8 or SPKI PEM).
+    Encoding {
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+impl fmt::Display for KeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let at = |index: &Option<usize>| {
+            index
+                .map(|i| std::format!(" (key #{i})"))
+                .unwrap_or_default()
+        };
+        match self {
+            Self::Malformed { index } => write!(f, "malformed Ed25519 public key{}", at(index)),
+            Self::Weak { index } => write!(f, "weak (small-order) Ed25519 public key{}", at(index)),
+            Self::NonCanonical { index } => {
+                write!(f, "non-canonically encoded Ed25519 public key{}", at(index))
+            }
+            Self::Threshold {
+                threshold,
+                distinct_keys,
+            } => write!(
+                f,
+                "threshold {threshold} is outside 1..={distinct_keys} (the number of distinct keys)"
+            ),
+            Self::TooManyKeys { count, limit } => {
+                write!(f, "{count} keys in a signer set; the limit is {limit}")
+            }
+            Self::Encoding { detail } => write!(f, "cannot read key: {detail}"),
+        }
+    }
+}
+
+impl std::error::Error for KeyError {}
+
+/// Why a bundle was refused.
+///
+/// Policy rejections name the rule and the values; signature failures stay opaque (which
+/// signature failed, and why, helps only an attacker).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BundleError {
+    /// A size or count limit was exceeded (checked before decoding).
+    TooLarge {
+        /// Which limit.
+        limit: Limit,
+        /// The limit's value.
+        max: usize,
+        /// What was offered.
+        actual: usize,
+    },
+    /// Not a well-formed bundle: bad JSON, base64, field or value.
+    Malformed {
+        /// Where: "bundle", "envelope", "payload", "certificate #2", …
+        part: String,
+        /// What was wrong.
+        detail: String,
+    },
+    /// `payloadType` is not this crate's bundle type.
+    PayloadType {
+        /// What the envelope says.
+        found: String,
+    },
+    /// The payload's schema number is not one this version understands.
+    UnsupportedSchema {
+        /// The schema number offered.
+        found: u64,
+    },
+    /// Fewer distinct keys of a signer set produced a valid signature than its threshold.
+    SignatureThreshold {
+        /// Which signer set.
+        role: SignerRole,
+        /// The threshold.
+        required: u32,
+    },
+    /// A signature offered for attaching does not verify under the given key.
+    BadSignature,
+    /// The bundle's signer set (or a key) is unusable.
+    SignerSet(KeyError),
+    /// The bundle is for another fleet.
+    WrongFleet {
+        /// This device's fleet.
+        expected: String,
+        /// The bundle's fleet.
+        found: String,
+    },
+    /// Rollback: the bundle is older than the active one.
+    Rollback {
+        /// The bundle's version.
+        offered: u64,
+        /// The active version.
+        current: u64,
+    },
+    /// The bundle has the active version but a different payload.
+    VersionConflict {
+        /// The version both claim.
+        version: u64,
+    },
+    /// The bundle expired, at trusted time.
+    Expired {
+        /// The bundle's `expires_at`.
+        expires_at: UnixTime,
+        /// max(clock, floor).
+        trusted_time: UnixTime,
+    },
+    /// The bundle was issued further in the future than the clock tolerance allows.
+    IssuedInFuture {
+        /// The bundle's `issued_at`.
+        issued_at: UnixTime,
+        /// max(clock, floor).
+        trusted_time: UnixTime,
+    },
+    /// `expires_at` is not after `issued_at`.
+    EmptyValidity {
+        /// The bundle's `issued_at`.
+        issued_at: UnixTime,
+        /// The bundle's `expires_at`.
+        expires_at: UnixTime,
+    },
+    /// The payload lists no root: a bundle never empties a trust store.
+    NoRoots,
+    /// The payload lists a root twice.
+    DuplicateRoot {
+        /// Its SHA-256, hex.
+        sha256: String,
+    },
+    /// The file carries a certificate the signed payload does not list.
+    UnlistedCertificate {
+        /// Its SHA-256, hex.
+        sha256: String,
+    },
+    /// The signed payload lists a certificate the file does not carry.
+    MissingCertificate {
+        /// Its SHA-256, hex.
+        sha256: String,
+    },
+    /// A certificate does not parse as X.509.
+    BadCertificate {
+        /// Its SHA-256, hex.
+        sha256: String,
+        /// What was wrong.
+        detail: String,
+    },
+    /// A root certificate is expired at the time given.
+    CertificateExpired {
+        /// Its SHA-256, hex.
+        sha256: String,
+        /// Its notAfter.
+        not_after: UnixTime,
+        /// The time it was checked at.
+        at: UnixTime,
+    },
+    /// A root is not a CA certificate (basicConstraints cA is not true).
+    NotCa {
+        /// Its SHA-256, hex.
+        sha256: String,
+    },
+    /// A root's key is not one rustls can use.
+    UnsupportedKey {
+        /// Its SHA-256, hex.
+        sha256: String,
+    },
+    /// A root carries name constraints, which bundles do not support.
+    NameConstraints {
+        /// Its SHA-256, hex.
+        sha256: String,
+    },
+    /// Two roots share one public key.
+    DuplicateKey {
+        /// The second root's SHA-256, hex.
+        sha256: String,
+        /// The first root's SHA-256, hex.
+        other: String,
+    },
+    /// No root is valid at trusted time.
+    NoValidRoot {
+        /// max(clock, floor).
+        trusted_time: UnixTime,
+    },
+}
+
+impl fmt::Display for BundleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = |t: &UnixTime| crate::timefmt::format_rfc3339(*t);
+        match self {
+            Self::TooLarge { limit, max, actual } => {
+                write!(f, "too large: {limit:?} is {actual}, the limit is {max}")
+            }
+            Self::Malformed { part, detail } => write!(f, "malformed {part}: {detail}"),
+            Self::PayloadType { found } => write!(
+                f,
+                "payloadType {found:?} is not {:?}",
+                crate::dsse::PAYLOAD_TYPE
+            ),
+            Self::UnsupportedSchema { found } => {
+                write!(f, "payload schema {found} is not supported (expected 1)")
+            }
+            Self::SignatureThreshold { role, required } => {
+                let role = match role {
+                    SignerRole::Current => "current",
+                    SignerRole::New => "new",
+                };
+                write!(f, "signatures: fewer than {required} distinct keys of the {role} signer set signed")
+            }
+            Self::BadSignature => f.write_str("the signature does not verify under the given key"),
+            Self::SignerSet(e) => write!(f, "signer set: {e}"),
+            Self::WrongFleet { expected, found } => write!(
+                f,
+                "wrong fleet: bundle is for {found:?}, device is in {expected:?}"
+            ),
+            Self::Rollback { offered, current } => {
+                write!(f, "rollback: offered {offered}, current {current}")
+            }
+            Self::VersionConflict { version } => write!(
+                f,
+                "version conflict: version {version} is active with a different payload"
+            ),
+            Self::Expired {
+                expires_at,
+                trusted_time,
+            } => write!(
+                f,
+                "expired: expires_at {} is not after trusted time {}",
+                t(expires_at),
+                t(trusted_time)
+            ),
+            Self::IssuedInFuture {
+                issued_at,
+                trusted_time,
+            } => write!(
+                f,
+                "issued in the future: issued_at {} is beyond trusted time {} plus the tolerance",
+                t(issued_at),
+                t(trusted_time)
+            ),
+            Self::EmptyValidity {
+                issued_at,
+                expires_at,
+            } => write!(
+                f,
+                "expires_at {} is not after issued_at {}",
+                t(expires_at),
+                t(issued_at)
+            ),
+            Self::NoRoots => f.write_str("the payload lists no root"),
+            Self::DuplicateRoot { sha256 } => write!(f, "root {sha256} is listed twice"),
+            Self::UnlistedCertificate { sha256 } => write!(
+                f,
+                "certificate {sha256} is not listed in the signed payload"
+            ),
+            Self::MissingCertificate { sha256 } => {
+                write!(f, "listed root {sha256} has no certificate in the bundle")
+            }
+            Self::BadCertificate { sha256, detail } => write!(f, "certificate {sha256}: {detail}"),
+            Self::CertificateExpired {
+                sha256,
+                not_after,
+                at,
+            } => {
+                write!(
+                    f,
+                    "certificate {sha256} expired on {} (checked at {})",
+                    t(not_after),
+                    t(at)
+                )
+            }
+            Self::NotCa { sha256 } => write!(f, "certificate {sha256} is not a CA"),
+            Self::UnsupportedKey { sha256 } => {
+                write!(f, "certificate {sha256} has a key rustls cannot use")
+            }
+            Self::NameConstraints { sha256 } => {
+                write!(f, "certificate {sha256} has name constraints (unsupported)")
+            }
+            Self::DuplicateKey { sha256, other } => {
+                write!(f, "certificates {other} and {sha256} share one public key")
+            }
+            Self::NoValidRoot { trusted_time } => {
+                write!(f, "no root is valid at trusted time {}", t(trusted_time))
+            }
+        }
+    }
+}
+
+impl std::error::Error for BundleError {}
+
+impl From<KeyError> for BundleError {
+    fn from(e: KeyError) -> Self {
+        Self::SignerSet(e)
+    }
+}

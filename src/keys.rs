@@ -1,0 +1,206 @@
+//! Ed25519 public keys and the signer sets that authorize bundles.
+
+use core::fmt;
+use std::string::String;
+use std::vec::Vec;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use ed25519_dalek::VerifyingKey;
+use sha2::{Digest, Sha256};
+
+use crate::error::KeyError;
+use crate::limits::MAX_SIGNER_KEYS;
+
+/// A validated Ed25519 public key: on the curve, canonically encoded, not of small order.
+///
+/// The point is decompressed once, when the key is loaded, not on every verification.
+#[derive(Clone, Copy)]
+pub struct PublicKey {
+    raw: [u8; 32],
+    point: VerifyingKey,
+}
+
+// Identity is the encoding: canonical encodings are checked at construction, so equal bytes
+// mean the same key and different bytes mean different keys.
+impl PartialEq for PublicKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.raw == other.raw
+    }
+}
+impl Eq for PublicKey {}
+impl core::hash::Hash for PublicKey {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.raw.hash(state);
+    }
+}
+impl PartialOrd for PublicKey {
+    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for PublicKey {
+    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
+        self.raw.cmp(&other.raw)
+    }
+}
+
+impl PublicKey {
+    /// Checks a raw 32-byte key.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::Malformed`] off the curve, [`KeyError::NonCanonical`] for a second encoding
+    /// of a point (it would count as a second key), [`KeyError::Weak`] for a small-order key
+    /// (under which forged signatures verify with plain `verify`).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, KeyError> {
+        Self::checked(bytes, None)
+    }
+
+    fn checked(bytes: &[u8], index: Option<usize>) -> Result<Self, KeyError> {
+        let raw: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| KeyError::Malformed { index })?;
+        let vk = VerifyingKey::from_bytes(&raw).map_err(|_| KeyError::Malformed { index })?;
+        // VerifyingKey keeps the bytes it was given; only re-encoding the decompressed point
+        // reveals a y >= p or a sign bit set on x = 0.
+        if vk.to_edwards().compress().to_bytes() != raw {
+            return Err(KeyError::NonCanonical { index });
+        }
+        if vk.is_weak() {
+            return Err(KeyError::Weak { index });
+        }
+        Ok(Self { raw, point: vk })
+    }
+
+    /// The raw 32 bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.raw
+    }
+
+    /// The key id: lowercase hex SHA-256 of the raw 32-byte key. Only a hint in envelopes.
+    pub fn key_id(&self) -> String {
+        hex(&Sha256::digest(self.raw))
+    }
+
+    /// Base64 (standard, padded) of the raw key, as bundles carry it.
+    pub fn to_base64(&self) -> String {
+        B64.encode(self.raw)
+    }
+
+    pub(crate) fn verifying_key(&self) -> &VerifyingKey {
+        &self.point
+    }
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PublicKey({})", self.to_base64())
+    }
+}
+
+impl fmt::Display for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_base64())
+    }
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+/// Bounds the work of loading a set before any key is decoded.
+fn check_count(count: usize, limit: usize) -> Result<(), KeyError> {
+    if count > limit {
+        return Err(KeyError::TooManyKeys { count, limit });
+    }
+    Ok(())
+}
+
+/// Who may sign the next bundle: Ed25519 keys and how many of them must sign.
+///
+/// The threshold counts *distinct* keys (a key listed twice counts once), and must lie in
+/// `1..=` the number of distinct keys, so that no set is satisfiable by nobody or unsatisfiable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignerSet {
+    keys: Vec<PublicKey>,
+    threshold: u32,
+}
+
+impl SignerSet {
+    /// Builds a set, checking every key and the threshold.
+    ///
+    /// # Errors
+    ///
+    /// A [`KeyError`] naming the key or the threshold at fault.
+    pub fn new(keys: Vec<PublicKey>, threshold: u32) -> Result<Self, KeyError> {
+        Self::with_limit(keys, threshold, MAX_SIGNER_KEYS)
+    }
+
+    pub(crate) fn with_limit(
+        keys: Vec<PublicKey>,
+        threshold: u32,
+        limit: usize,
+    ) -> Result<Self, KeyError> {
+        check_count(keys.len(), limit)?;
+        let mut distinct = keys.clone();
+        distinct.sort();
+        distinct.dedup();
+        if threshold == 0 || threshold as usize > distinct.len() {
+            return Err(KeyError::Threshold {
+                threshold,
+                distinct_keys: distinct.len(),
+            });
+        }
+        Ok(Self { keys, threshold })
+    }
+
+    /// Decodes base64 keys (as in a payload), checking each.
+    pub(crate) fn from_base64(
+        keys: &[String],
+        threshold: u32,
+        limit: usize,
+    ) -> Result<Self, KeyError> {
+        check_count(keys.len(), limit)?;
+        let mut out = Vec::with_capacity(keys.len());
+        for (i, k) in keys.iter().enumerate() {
+            let raw = B64
+                .decode(k)
+                .map_err(|_| KeyError::Malformed { index: Some(i) })?;
+            out.push(PublicKey::checked(&raw, Some(i))?);
+        }
+        Self::with_limit(out, threshold, limit)
+    }
+
+    /// The keys, as given (duplicates included).
+    pub fn keys(&self) -> &[PublicKey] {
+        &self.keys
+    }
+
+    /// How many distinct keys must sign.
+    pub fn threshold(&self) -> u32 {
+        self.threshold
+    }
+
+    /// Whether `key` is in the set.
+    pub fn contains(&self, key: &PublicKey) -> bool {
+        self.keys.contains(key)
+    }
+
+    /// Whether two sets authorize the same thing: same distinct keys, same threshold.
+    pub fn same_as(&self, other: &Self) -> bool {
+        let norm = |s: &Self| {
+            let mut k = s.keys.clone();
+            k.sort();
+            k.dedup();
+            (k, s.threshold)
+        };
+        norm(self) == norm(other)
+    }
+}

@@ -1,0 +1,821 @@
+//! The bundle format (docs/bundle-format.md) and the device's verifier.
+//!
+//! A bundle file is JSON: a DSSE envelope whose payload lists roots by SHA-256 and names the
+//! signer set for the next bundle, plus the roots' DER certificates outside the signed bytes,
+//! each bound to the payload by its hash. Keeping certificates outside keeps the PAE within
+//! the 4096 bytes AWS KMS signs, whatever the certificates weigh.
+//!
+//! [`verify`] is pure and synchronous: bytes, the device's [`TrustState`], a clock reading and
+//! a [`Policy`] in; a [`Verdict`] out. Only it constructs a [`VerifiedBundle`], and everything
+//! that applies trust takes only that type.
+
+use std::borrow::ToOwned;
+use std::collections::BTreeSet;
+use std::string::{String, ToString};
+use std::vec::Vec;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use ed25519_dalek::Signature;
+use rustls_pki_types::{CertificateDer, Der, TrustAnchor, UnixTime};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::certparse;
+use crate::dsse::{pae, EnvelopeWire, SignatureWire, PAYLOAD_TYPE};
+use crate::error::{BundleError, Limit, SignerRole};
+use crate::key::KeyAlgorithm;
+use crate::keys::{hex, PublicKey, SignerSet};
+use crate::limits::{Limits, Policy, MAX_FLEET_ID_BYTES, MAX_ROOT_NAME_BYTES};
+use crate::timefmt::{format_rfc3339, parse_rfc3339_utc};
+
+/// The payload schema this version reads and writes.
+pub const SCHEMA_VERSION: u64 = 1;
+
+// ---------------------------------------------------------------------------------------------
+// Wire format
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BundleWire {
+    envelope: EnvelopeWire,
+    /// base64 (standard, padded) DER certificates.
+    certificates: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PayloadWire {
+    schema: u64,
+    fleet: String,
+    version: u64,
+    issued_at: String,
+    expires_at: String,
+    roots: Vec<RootRefWire>,
+    signers: SignersWire,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RootRefWire {
+    sha256: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignersWire {
+    threshold: u32,
+    keys: Vec<String>,
+}
+
+fn malformed(part: &str, detail: impl ToString) -> BundleError {
+    BundleError::Malformed {
+        part: part.to_owned(),
+        detail: detail.to_string(),
+    }
+}
+
+fn too_large(limit: Limit, max: usize, actual: usize) -> Result<(), BundleError> {
+    if actual > max {
+        Err(BundleError::TooLarge { limit, max, actual })
+    } else {
+        Ok(())
+    }
+}
+
+/// Decodes base64 after checking that the decoded size cannot exceed `max`.
+fn b64_bounded(text: &str, max: usize, limit: Limit, part: &str) -> Result<Vec<u8>, BundleError> {
+    // Padded base64 of n bytes is 4 * ceil(n / 3) characters, the last one or two of which
+    // may be '=' padding: this is the decoded size, known before decoding.
+    let padding = text.bytes().rev().take_while(|&b| b == b'=').count().min(2);
+    too_large(limit, max, (text.len() / 4 * 3).saturating_sub(padding))?;
+    let bytes = B64.decode(text).map_err(|e| malformed(part, e))?;
+    too_large(limit, max, bytes.len())?;
+    Ok(bytes)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Typed payload
+
+/// A root as the signed payload lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RootRef {
+    /// SHA-256 of the certificate DER.
+    pub sha256: [u8; 32],
+    /// Optional display name.
+    pub name: Option<String>,
+}
+
+/// The signed content of a bundle.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Payload {
+    /// The fleet this bundle is for.
+    pub fleet: String,
+    /// Monotonic version; a device accepts only a greater one.
+    pub version: u64,
+    /// When it was issued.
+    pub issued_at: UnixTime,
+    /// When a device stops accepting it for application.
+    pub expires_at: UnixTime,
+    /// The roots, by certificate SHA-256.
+    pub roots: Vec<RootRef>,
+    /// Who may sign the next bundle.
+    pub signers: SignerSet,
+}
+
+fn check_fleet_id(fleet: &str) -> Result<(), BundleError> {
+    too_large(Limit::FleetIdBytes, MAX_FLEET_ID_BYTES, fleet.len())?;
+    let ok = !fleet.is_empty()
+        && fleet
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':' | b'/'));
+    if ok {
+        Ok(())
+    } else {
+        Err(malformed(
+            "payload",
+            std::format!("fleet id {fleet:?}: use 1-64 of A-Z a-z 0-9 . _ - : /"),
+        ))
+    }
+}
+
+fn check_root_name(name: &str) -> Result<(), BundleError> {
+    too_large(Limit::RootNameBytes, MAX_ROOT_NAME_BYTES, name.len())?;
+    if name.chars().any(char::is_control) {
+        return Err(malformed(
+            "payload",
+            std::format!("root name {name:?} has control characters"),
+        ));
+    }
+    Ok(())
+}
+
+fn parse_sha256_hex(text: &str) -> Result<[u8; 32], BundleError> {
+    let bad = || {
+        malformed(
+            "payload",
+            std::format!("root sha256 {text:?}: expected 64 lowercase hex digits"),
+        )
+    };
+    if text.len() != 64
+        || !text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return Err(bad());
+    }
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+    }
+    Ok(out)
+}
+
+impl Payload {
+    fn from_json(bytes: &[u8], limits: &Limits) -> Result<Self, BundleError> {
+        // The schema number is read first, so that a newer schema is reported as such rather
+        // than as an unknown field.
+        #[derive(Deserialize)]
+        struct SchemaOnly {
+            schema: u64,
+        }
+        let schema: SchemaOnly =
+            serde_json::from_slice(bytes).map_err(|e| malformed("payload", e))?;
+        if schema.schema != SCHEMA_VERSION {
+            return Err(BundleError::UnsupportedSchema {
+                found: schema.schema,
+            });
+        }
+        let w: PayloadWire = serde_json::from_slice(bytes).map_err(|e| malformed("payload", e))?;
+        check_fleet_id(&w.fleet)?;
+        let issued_at =
+            parse_rfc3339_utc(&w.issued_at).map_err(|e| malformed("payload issued_at", e))?;
+        let expires_at =
+            parse_rfc3339_utc(&w.expires_at).map_err(|e| malformed("payload expires_at", e))?;
+        if expires_at <= issued_at {
+            return Err(BundleError::EmptyValidity {
+                issued_at,
+                expires_at,
+            });
+        }
+        too_large(Limit::Roots, limits.max_roots, w.roots.len())?;
+        let mut roots = Vec::with_capacity(w.roots.len());
+        for r in &w.roots {
+            if let Some(name) = &r.name {
+                check_root_name(name)?;
+            }
+            roots.push(RootRef {
+                sha256: parse_sha256_hex(&r.sha256)?,
+                name: r.name.clone(),
+            });
+        }
+        too_large(
+            Limit::SignerKeys,
+            limits.max_signer_keys,
+            w.signers.keys.len(),
+        )?;
+        // Key checks (curve, canonical encoding, small order) and the threshold range.
+        let signers =
+            SignerSet::from_base64(&w.signers.keys, w.signers.threshold, limits.max_signer_keys)?;
+        Ok(Self {
+            fleet: w.fleet,
+            version: w.version,
+            issued_at,
+            expires_at,
+            roots,
+            signers,
+        })
+    }
+
+    /// The payload's JSON: deterministic (fixed field order, no whitespace), so that the same
+    /// inputs always give the same bytes to sign.
+    pub fn to_json(&self) -> Vec<u8> {
+        let w = PayloadWire {
+            schema: SCHEMA_VERSION,
+            fleet: self.fleet.clone(),
+            version: self.version,
+            issued_at: format_rfc3339(self.issued_at),
+            expires_at: format_rfc3339(self.expires_at),
+            roots: self
+                .roots
+                .iter()
+                .map(|r| RootRefWire {
+                    sha256: hex(&r.sha256),
+                    name: r.name.clone(),
+                })
+                .collect(),
+            signers: SignersWire {
+                threshold: self.signers.threshold(),
+                keys: self
+                    .signers
+                    .keys()
+                    .iter()
+                    .map(PublicKey::to_base64)
+                    .collect(),
+            },
+        };
+        // Serializing these plain structs to a Vec cannot fail.
+        serde_json::to_vec(&w).unwrap_or_default()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// An unverified bundle: what the signing side and inspection tools handle
+
+/// A parsed but **unverified** bundle file. Nothing here is trusted: use it to sign, attach
+/// signatures and inspect; a device calls [`verify`] instead.
+#[derive(Clone, Debug)]
+pub struct Bundle {
+    payload_type: String,
+    payload: Vec<u8>,
+    signatures: Vec<(String, Vec<u8>)>,
+    certificates: Vec<Vec<u8>>,
+}
+
+impl Bundle {
+    /// Parses a bundle file within `limits`, checking sizes before decoding each part. Checks
+    /// no signature and does not parse the payload.
+    ///
+    /// # Errors
+    ///
+    /// [`BundleError::TooLarge`] or [`BundleError::Malformed`].
+    pub fn from_bytes(bytes: &[u8], limits: &Limits) -> Result<Self, BundleError> {
+        too_large(Limit::BundleBytes, limits.max_bundle_bytes, bytes.len())?;
+        let w: BundleWire = serde_json::from_slice(bytes).map_err(|e| malformed("bundle", e))?;
+        let payload = b64_bounded(
+            &w.envelope.payload,
+            limits.max_payload_bytes,
+            Limit::PayloadBytes,
+            "envelope payload",
+        )?;
+        too_large(
+            Limit::Signatures,
+            limits.max_signatures,
+            w.envelope.signatures.len(),
+        )?;
+        let mut signatures = Vec::with_capacity(w.envelope.signatures.len());
+        for (i, s) in w.envelope.signatures.iter().enumerate() {
+            let part = std::format!("signature #{i}");
+            let sig = b64_bounded(&s.sig, 64, Limit::Signatures, &part)?;
+            if sig.len() != 64 {
+                return Err(malformed(&part, "an Ed25519 signature is 64 bytes"));
+            }
+            signatures.push((s.keyid.clone(), sig));
+        }
+        too_large(Limit::Roots, limits.max_roots, w.certificates.len())?;
+        let mut certificates = Vec::with_capacity(w.certificates.len());
+        for (i, c) in w.certificates.iter().enumerate() {
+            let part = std::format!("certificate #{i}");
+            certificates.push(b64_bounded(
+                c,
+                limits.max_certificate_bytes,
+                Limit::CertificateBytes,
+                &part,
+            )?);
+        }
+        Ok(Self {
+            payload_type: w.envelope.payload_type,
+            payload,
+            signatures,
+            certificates,
+        })
+    }
+
+    #[cfg(feature = "signing")]
+    pub(crate) fn new_unsigned(payload: Vec<u8>, certificates: Vec<Vec<u8>>) -> Self {
+        Self {
+            payload_type: PAYLOAD_TYPE.to_owned(),
+            payload,
+            signatures: Vec::new(),
+            certificates,
+        }
+    }
+
+    /// The bundle file: JSON, deterministic for the same contents.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let w = BundleWire {
+            envelope: EnvelopeWire {
+                payload_type: self.payload_type.clone(),
+                payload: B64.encode(&self.payload),
+                signatures: self
+                    .signatures
+                    .iter()
+                    .map(|(keyid, sig)| SignatureWire {
+                        keyid: keyid.clone(),
+                        sig: B64.encode(sig),
+                    })
+                    .collect(),
+            },
+            certificates: self.certificates.iter().map(|c| B64.encode(c)).collect(),
+        };
+        let mut out = serde_json::to_vec_pretty(&w).unwrap_or_default();
+        out.push(b'\n');
+        out
+    }
+
+    /// The exact bytes each signer signs: DSSE's PAE of the payload.
+    pub fn pae(&self) -> Vec<u8> {
+        pae(&self.payload_type, &self.payload)
+    }
+
+    /// The raw payload bytes (unverified).
+    pub fn payload_bytes(&self) -> &[u8] {
+        &self.payload
+    }
+
+    /// The payload, parsed **without verifying any signature**: for review tools such as
+    /// `iot-roots bundle diff`, never for deciding what to trust.
+    ///
+    /// # Errors
+    ///
+    /// As [`verify`] would for a malformed payload.
+    pub fn payload_unverified(&self, limits: &Limits) -> Result<Payload, BundleError> {
+        Payload::from_json(&self.payload, limits)
+    }
+
+    /// The certificates carried (unverified DER).
+    pub fn certificates(&self) -> impl Iterator<Item = CertificateDer<'_>> {
+        self.certificates
+            .iter()
+            .map(|c| CertificateDer::from(c.as_slice()))
+    }
+
+    /// The keys that produced a valid signature over this bundle, among `candidates`.
+    pub fn signed_by(&self, candidates: &[PublicKey]) -> BTreeSet<PublicKey> {
+        let pae = self.pae();
+        let mut verified = BTreeSet::new();
+        for (keyid, sig) in &self.signatures {
+            let Ok(sig) = Signature::from_slice(sig) else {
+                continue;
+            };
+            // keyid is a hint: try the key it names first, then every other candidate.
+            let mut order: Vec<&PublicKey> =
+                candidates.iter().filter(|k| &k.key_id() == keyid).collect();
+            order.extend(candidates.iter().filter(|k| &k.key_id() != keyid));
+            for key in order {
+                if key.verifying_key().verify_strict(&pae, &sig).is_ok() {
+                    verified.insert(*key);
+                    break;
+                }
+            }
+        }
+        verified
+    }
+
+    /// Number of signature entries.
+    pub fn signature_count(&self) -> usize {
+        self.signatures.len()
+    }
+
+    /// Attaches an externally produced signature (an HSM, AWS KMS, `openssl pkeyutl`) after
+    /// checking it with `verify_strict` against `key`.
+    ///
+    /// # Errors
+    ///
+    /// [`BundleError::Malformed`] for a signature that is not 64 bytes;
+    /// [`BundleError::BadSignature`] when it does not verify (deliberately opaque).
+    pub fn attach(&mut self, key: &PublicKey, signature: &[u8]) -> Result<(), BundleError> {
+        let sig = Signature::from_slice(signature)
+            .map_err(|_| malformed("signature", "an Ed25519 signature is 64 bytes"))?;
+        key.verifying_key()
+            .verify_strict(&self.pae(), &sig)
+            .map_err(|_| BundleError::BadSignature)?;
+        self.push_signature(key, signature.to_vec());
+        Ok(())
+    }
+
+    pub(crate) fn push_signature(&mut self, key: &PublicKey, sig: Vec<u8>) {
+        self.signatures.push((key.key_id(), sig));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Device state and verification
+
+/// What a device trusts now: the inputs to every rollback, fleet and signer check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrustState {
+    /// The device's fleet.
+    pub fleet: String,
+    /// The active bundle's version (0 before any bundle).
+    pub version: u64,
+    /// Who may sign the next bundle.
+    pub signers: SignerSet,
+    /// Trusted time never goes below this: the crate's build time, then the last accepted
+    /// bundle's `issued_at`.
+    pub time_floor: UnixTime,
+    /// SHA-256 of the active bundle's payload, to recognise a re-offered identical bundle.
+    pub payload_sha256: Option<[u8; 32]>,
+}
+
+impl TrustState {
+    /// A device that has never applied a bundle: version 0, the application's signer set, and
+    /// the crate's build time as the time floor.
+    pub fn initial(fleet: impl Into<String>, signers: SignerSet) -> Self {
+        Self {
+            fleet: fleet.into(),
+            version: 0,
+            signers,
+            time_floor: crate::BUILD_TIME,
+            payload_sha256: None,
+        }
+    }
+
+    /// The state after applying `bundle`.
+    pub fn after(&self, bundle: &VerifiedBundle) -> Self {
+        Self {
+            fleet: self.fleet.clone(),
+            version: bundle.payload.version,
+            signers: bundle.payload.signers.clone(),
+            time_floor: self.time_floor.max(bundle.payload.issued_at),
+            payload_sha256: Some(bundle.payload_sha256),
+        }
+    }
+}
+
+/// A root from a verified bundle.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedRoot {
+    der: CertificateDer<'static>,
+    name: Option<String>,
+    subject: String,
+    sha256: [u8; 32],
+    spki_sha256: [u8; 32],
+    key: KeyAlgorithm,
+    not_before: UnixTime,
+    not_after: UnixTime,
+    subject_contents: (usize, usize),
+    spki_contents: (usize, usize),
+}
+
+impl VerifiedRoot {
+    /// The certificate.
+    pub fn der(&self) -> &CertificateDer<'static> {
+        &self.der
+    }
+    /// The payload's display name, if any.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+    /// The subject, RFC 4514 text.
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+    /// SHA-256 of the certificate.
+    pub fn sha256(&self) -> &[u8; 32] {
+        &self.sha256
+    }
+    /// SHA-256 of the SubjectPublicKeyInfo.
+    pub fn spki_sha256(&self) -> &[u8; 32] {
+        &self.spki_sha256
+    }
+    /// The key.
+    pub fn key(&self) -> KeyAlgorithm {
+        self.key
+    }
+    /// notBefore.
+    pub fn not_before(&self) -> UnixTime {
+        self.not_before
+    }
+    /// notAfter.
+    pub fn not_after(&self) -> UnixTime {
+        self.not_after
+    }
+    /// The trust anchor, framed as `webpki::anchor_from_trusted_cert` frames it.
+    pub fn anchor(&self) -> TrustAnchor<'static> {
+        let slice =
+            |(off, len): (usize, usize)| Der::from(self.der.as_ref()[off..off + len].to_vec());
+        TrustAnchor {
+            subject: slice(self.subject_contents),
+            subject_public_key_info: slice(self.spki_contents),
+            name_constraints: None,
+        }
+    }
+}
+
+/// A bundle that passed every rule in [`verify`]. Only `verify` constructs one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedBundle {
+    payload: Payload,
+    payload_sha256: [u8; 32],
+    roots: Vec<VerifiedRoot>,
+    bytes: Vec<u8>,
+    trusted_time: UnixTime,
+    clock_behind_floor: bool,
+}
+
+impl VerifiedBundle {
+    /// The verified payload.
+    pub fn payload(&self) -> &Payload {
+        &self.payload
+    }
+    /// The roots, in payload order.
+    pub fn roots(&self) -> &[VerifiedRoot] {
+        &self.roots
+    }
+    /// The trust anchors, in payload order.
+    pub fn anchors(&self) -> Vec<TrustAnchor<'static>> {
+        self.roots.iter().map(VerifiedRoot::anchor).collect()
+    }
+    /// The bundle file exactly as verified, for persistence.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+    /// SHA-256 of the payload.
+    pub fn payload_sha256(&self) -> &[u8; 32] {
+        &self.payload_sha256
+    }
+    /// The trusted time verification used: max(clock, floor).
+    pub fn trusted_time(&self) -> UnixTime {
+        self.trusted_time
+    }
+    /// Whether the clock read behind the time floor (reported, not fatal: device clocks step
+    /// backwards).
+    pub fn clock_behind_floor(&self) -> bool {
+        self.clock_behind_floor
+    }
+    /// A rustls root store holding exactly this bundle's roots.
+    #[cfg(feature = "rustls")]
+    pub fn root_cert_store(&self) -> rustls::RootCertStore {
+        rustls::RootCertStore {
+            roots: self.anchors(),
+        }
+    }
+}
+
+/// The outcome of a successful [`verify`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Verdict {
+    /// A newer bundle that passed every rule: apply it.
+    Apply(VerifiedBundle),
+    /// The active bundle again (same version, identical payload): nothing to do.
+    AlreadyActive {
+        /// Its version.
+        version: u64,
+    },
+}
+
+pub(crate) fn check_roots(
+    payload: &Payload,
+    certificates: &[Vec<u8>],
+    trusted_time: UnixTime,
+) -> Result<Vec<VerifiedRoot>, BundleError> {
+    // Roots: listed at least once, at most once, and the file carries exactly the listed set.
+    if payload.roots.is_empty() {
+        return Err(BundleError::NoRoots);
+    }
+    let mut listed = BTreeSet::new();
+    for r in &payload.roots {
+        if !listed.insert(r.sha256) {
+            return Err(BundleError::DuplicateRoot {
+                sha256: hex(&r.sha256),
+            });
+        }
+    }
+    let mut carried = BTreeSet::new();
+    let mut by_hash = std::collections::BTreeMap::new();
+    for der in certificates {
+        let h: [u8; 32] = Sha256::digest(der).into();
+        if !listed.contains(&h) {
+            return Err(BundleError::UnlistedCertificate { sha256: hex(&h) });
+        }
+        if !carried.insert(h) {
+            return Err(BundleError::DuplicateRoot { sha256: hex(&h) });
+        }
+        by_hash.insert(h, der);
+    }
+    let mut roots = Vec::with_capacity(payload.roots.len());
+    let mut spkis = std::collections::BTreeMap::new();
+    for r in &payload.roots {
+        let sha = hex(&r.sha256);
+        let der = by_hash
+            .get(&r.sha256)
+            .ok_or_else(|| BundleError::MissingCertificate {
+                sha256: sha.clone(),
+            })?;
+        let facts = certparse::parse(der).map_err(|e| BundleError::BadCertificate {
+            sha256: sha.clone(),
+            detail: e.to_string(),
+        })?;
+        if facts.basic_constraints_ca != Some(true) {
+            return Err(BundleError::NotCa { sha256: sha });
+        }
+        if facts.has_name_constraints {
+            return Err(BundleError::NameConstraints { sha256: sha });
+        }
+        let key = match facts.key {
+            Some(k @ KeyAlgorithm::Rsa { bits }) if (2048..=8192).contains(&bits) => k,
+            Some(
+                k @ (KeyAlgorithm::EcdsaP256
+                | KeyAlgorithm::EcdsaP384
+                | KeyAlgorithm::EcdsaP521
+                | KeyAlgorithm::Ed25519),
+            ) => k,
+            _ => return Err(BundleError::UnsupportedKey { sha256: sha }),
+        };
+        let spki_sha256: [u8; 32] = Sha256::digest(facts.spki).into();
+        if let Some(other) = spkis.insert(spki_sha256, sha.clone()) {
+            return Err(BundleError::DuplicateKey { sha256: sha, other });
+        }
+        let mut subject = String::new();
+        certparse::write_name(facts.subject, &mut subject).map_err(|e| {
+            BundleError::BadCertificate {
+                sha256: sha.clone(),
+                detail: e.to_string(),
+            }
+        })?;
+        let secs = |s: u64| UnixTime::since_unix_epoch(core::time::Duration::from_secs(s));
+        roots.push(VerifiedRoot {
+            der: CertificateDer::from((*der).clone()),
+            name: r.name.clone(),
+            subject,
+            sha256: r.sha256,
+            spki_sha256,
+            key,
+            not_before: secs(facts.not_before),
+            not_after: secs(facts.not_after),
+            subject_contents: facts.subject_contents,
+            spki_contents: facts.spki_contents,
+        });
+    }
+    let t = trusted_time.as_secs();
+    if !roots
+        .iter()
+        .any(|r| r.not_before.as_secs() <= t && t < r.not_after.as_secs())
+    {
+        return Err(BundleError::NoValidRoot { trusted_time });
+    }
+    Ok(roots)
+}
+
+/// Verifies a bundle file against what the device trusts now.
+///
+/// The rules, in order (each has a named test in tests/bundle_rules.rs):
+///
+/// 1. Sizes: file, payload, signature count and size, certificate count and size, all
+///    before decoding what they bound.
+/// 2. `payloadType` must equal [`PAYLOAD_TYPE`] exactly.
+/// 3. Signatures (`verify_strict`, over the PAE) from at least `threshold` *distinct* keys of
+///    the current signer set, before the payload is parsed. `keyid` is only a hint;
+///    signatures by unknown keys are ignored.
+/// 4. The payload parses: schema, unknown fields and duplicate keys refused.
+/// 5. Fleet id equals the device's.
+/// 6. Version: greater than the active one; equal with an identical payload is
+///    [`Verdict::AlreadyActive`]; equal with another payload, or lower, is refused.
+/// 7. Signer rotation: a different signer set must also be signed by its own threshold.
+/// 8. Time: trusted time is max(`clock`, floor); refused when expired, or issued beyond the
+///    clock tolerance in the future. A clock behind the floor is reported, not fatal.
+/// 9. Roots: at least one; exactly the listed certificates, no duplicates; each an X.509 CA
+///    with a key rustls can use and no name constraints; no shared key; at least one valid at
+///    trusted time.
+///
+/// # Security
+///
+/// Nothing is trusted, and nothing persisted, until every rule passed: the function is pure.
+/// See tough's CVE-2020-15093 (duplicate signatures), CVE-2025-2885 (version jumps) and
+/// CVE-2025-2888 (persisting before verifying) for why the rules are what they are.
+///
+/// # Errors
+///
+/// A [`BundleError`] naming the first rule that failed.
+pub fn verify(
+    bytes: &[u8],
+    state: &TrustState,
+    clock: UnixTime,
+    policy: &Policy,
+) -> Result<Verdict, BundleError> {
+    // 1. Sizes, checked by the parser before each decode.
+    let bundle = Bundle::from_bytes(bytes, &policy.limits)?;
+
+    // 2. The type is part of what was signed; refuse anything else before any crypto.
+    if bundle.payload_type != PAYLOAD_TYPE {
+        return Err(BundleError::PayloadType {
+            found: bundle.payload_type,
+        });
+    }
+
+    // 3. Current signers' threshold, over the exact payload bytes, before parsing them.
+    let current_signed = bundle.signed_by(state.signers.keys());
+    if current_signed.len() < state.signers.threshold() as usize {
+        return Err(BundleError::SignatureThreshold {
+            role: SignerRole::Current,
+            required: state.signers.threshold(),
+        });
+    }
+
+    // 4. Only now parse the payload.
+    let payload = Payload::from_json(&bundle.payload, &policy.limits)?;
+    let payload_sha256: [u8; 32] = Sha256::digest(&bundle.payload).into();
+
+    // 5. Bound to one fleet: another fleet's bundle is never replayed here.
+    if payload.fleet != state.fleet {
+        return Err(BundleError::WrongFleet {
+            expected: state.fleet.clone(),
+            found: payload.fleet,
+        });
+    }
+
+    // 6. Rollback and version conflicts.
+    if payload.version < state.version {
+        return Err(BundleError::Rollback {
+            offered: payload.version,
+            current: state.version,
+        });
+    }
+    if payload.version == state.version {
+        return match state.payload_sha256 {
+            Some(active) if active == payload_sha256 => Ok(Verdict::AlreadyActive {
+                version: payload.version,
+            }),
+            _ => Err(BundleError::VersionConflict {
+                version: payload.version,
+            }),
+        };
+    }
+
+    // 7. A new signer set must prove its own keys signed too, so a set can only be replaced
+    //    by agreement of both the old and the new key holders.
+    if !payload.signers.same_as(&state.signers) {
+        let new_signed = bundle.signed_by(payload.signers.keys());
+        if new_signed.len() < payload.signers.threshold() as usize {
+            return Err(BundleError::SignatureThreshold {
+                role: SignerRole::New,
+                required: payload.signers.threshold(),
+            });
+        }
+    }
+
+    // 8. Time. The floor only rises, so a clock stepped back cannot revive an old bundle.
+    let trusted_time = clock.max(state.time_floor);
+    let clock_behind_floor = clock < state.time_floor;
+    if payload.expires_at <= trusted_time {
+        return Err(BundleError::Expired {
+            expires_at: payload.expires_at,
+            trusted_time,
+        });
+    }
+    let latest = trusted_time
+        .as_secs()
+        .saturating_add(policy.clock_tolerance.as_secs());
+    if payload.issued_at.as_secs() > latest {
+        return Err(BundleError::IssuedInFuture {
+            issued_at: payload.issued_at,
+            trusted_time,
+        });
+    }
+
+    // 9. Roots.
+    let roots = check_roots(&payload, &bundle.certificates, trusted_time)?;
+
+    Ok(Verdict::Apply(VerifiedBundle {
+        payload,
+        payload_sha256,
+        roots,
+        bytes: bytes.to_vec(),
+        trusted_time,
+        clock_behind_floor,
+    }))
+}

@@ -1,0 +1,1038 @@
+//! One named test per verification rule of `bundle::verify`, each failing if its rule is
+//! removed, plus regression tests named after the advisories in shared/NOTES.md §4.
+#![cfg(all(
+    feature = "signing",
+    feature = "amazon-root-ca-1",
+    feature = "amazon-root-ca-3"
+))]
+
+mod common;
+#[path = "support/bundles.rs"]
+mod support;
+
+use aws_iot_roots::bundle::{
+    verify, BundleBuilder, BundleError, KeyError, Limit, Limits, Policy, SignerRole, SignerSet,
+    TrustState, Verdict, VerifiedBundle, KMS_RAW_MESSAGE_LIMIT, MAX_BUNDLE_BYTES,
+    MAX_PAYLOAD_BYTES, PAYLOAD_TYPE,
+};
+use serde_json::json;
+use support::*;
+
+fn apply(bytes: &[u8], state: &TrustState) -> Result<VerifiedBundle, BundleError> {
+    match verify(bytes, state, at(CLOCK), &policy())? {
+        Verdict::Apply(v) => Ok(v),
+        other => panic!("expected Apply, got {other:?}"),
+    }
+}
+
+fn refused(bytes: &[u8], state: &TrustState) -> BundleError {
+    verify(bytes, state, at(CLOCK), &policy()).expect_err("must be refused")
+}
+
+/// A valid 2-of-3 bundle at version 2 over CA 1 and CA 3, and a state at version 1.
+fn baseline() -> (Keys, TrustState, serde_json::Value) {
+    let k = Keys::new(3);
+    let set = k.set(2);
+    let p = payload(2, &amazon_roots(), &set);
+    (k, state(set, 1), p)
+}
+
+#[test]
+fn valid_bundle_is_accepted() {
+    let (k, st, p) = baseline();
+    let v = apply(
+        &file(&p, &[by(&k.keys[0]), by(&k.keys[1])], &amazon_roots()),
+        &st,
+    )
+    .expect("valid");
+    assert_eq!(v.payload().version, 2);
+    assert_eq!(v.roots().len(), 2);
+    assert!(!v.clock_behind_floor());
+}
+
+// 1. Sizes, before decoding.
+
+#[test]
+fn oversized_file_is_refused_before_it_is_parsed() {
+    let (_, st, _) = baseline();
+    let junk = vec![b'{'; MAX_BUNDLE_BYTES + 1];
+    assert_eq!(
+        refused(&junk, &st),
+        BundleError::TooLarge {
+            limit: Limit::BundleBytes,
+            max: MAX_BUNDLE_BYTES,
+            actual: MAX_BUNDLE_BYTES + 1
+        }
+    );
+}
+
+#[test]
+fn oversized_payload_is_refused_before_it_is_decoded() {
+    let (k, st, _) = baseline();
+    let big = vec![b' '; MAX_PAYLOAD_BYTES + 3];
+    let err = refused(
+        &file_with(PAYLOAD_TYPE, &big, &[by(&k.keys[0])], &amazon_roots()),
+        &st,
+    );
+    assert!(
+        matches!(
+            err,
+            BundleError::TooLarge {
+                limit: Limit::PayloadBytes,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn too_many_signatures_are_refused() {
+    let (k, st, p) = baseline();
+    let sigs: Vec<_> = (0..17).map(|i| by(&k.keys[i % 3])).collect();
+    let err = refused(&file(&p, &sigs, &amazon_roots()), &st);
+    assert_eq!(
+        err,
+        BundleError::TooLarge {
+            limit: Limit::Signatures,
+            max: 16,
+            actual: 17
+        }
+    );
+}
+
+#[test]
+fn too_many_certificates_are_refused() {
+    let (k, st, p) = baseline();
+    let certs: Vec<Vec<u8>> = (0..17).map(|_| root_der("Amazon Root CA 3")).collect();
+    let err = refused(&file(&p, &[by(&k.keys[0]), by(&k.keys[1])], &certs), &st);
+    assert_eq!(
+        err,
+        BundleError::TooLarge {
+            limit: Limit::Roots,
+            max: 16,
+            actual: 17
+        }
+    );
+}
+
+#[test]
+fn oversized_certificate_is_refused() {
+    let (k, st, p) = baseline();
+    let err = refused(
+        &file(&p, &[by(&k.keys[0]), by(&k.keys[1])], &[vec![0x30; 9000]]),
+        &st,
+    );
+    assert!(
+        matches!(
+            err,
+            BundleError::TooLarge {
+                limit: Limit::CertificateBytes,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn too_many_listed_roots_are_refused() {
+    let (k, st, mut p) = baseline();
+    p["roots"] = json!((0..17)
+        .map(|i| json!({"sha256": format!("{i:064x}")}))
+        .collect::<Vec<_>>());
+    let err = refused(
+        &file(&p, &[by(&k.keys[0]), by(&k.keys[1])], &amazon_roots()),
+        &st,
+    );
+    assert_eq!(
+        err,
+        BundleError::TooLarge {
+            limit: Limit::Roots,
+            max: 16,
+            actual: 17
+        }
+    );
+}
+
+// 2. payloadType.
+
+#[test]
+fn wrong_payload_type_is_refused_even_when_signed() {
+    let (k, st, p) = baseline();
+    let body = serde_json::to_vec(&p).expect("json");
+    let other = "application/vnd.aws-iot-roots.bundle.v2+json";
+    let err = refused(
+        &file_with(
+            other,
+            &body,
+            &[by(&k.keys[0]), by(&k.keys[1])],
+            &amazon_roots(),
+        ),
+        &st,
+    );
+    assert_eq!(
+        err,
+        BundleError::PayloadType {
+            found: other.into()
+        }
+    );
+}
+
+// 3. Signatures.
+
+#[test]
+fn fewer_signatures_than_the_threshold_are_refused() {
+    let (k, st, p) = baseline();
+    let err = refused(&file(&p, &[by(&k.keys[0])], &amazon_roots()), &st);
+    assert_eq!(
+        err,
+        BundleError::SignatureThreshold {
+            role: SignerRole::Current,
+            required: 2
+        }
+    );
+}
+
+/// CVE-2020-15093 (tough): one key's signature repeated met the threshold.
+#[test]
+fn cve_2020_15093_duplicate_signatures_by_one_key_count_once() {
+    let (k, st, p) = baseline();
+    let err = refused(
+        &file(
+            &p,
+            &[by(&k.keys[0]), by(&k.keys[0]), by(&k.keys[0])],
+            &amazon_roots(),
+        ),
+        &st,
+    );
+    assert_eq!(
+        err,
+        BundleError::SignatureThreshold {
+            role: SignerRole::Current,
+            required: 2
+        }
+    );
+}
+
+/// GHSA-8m7c-8m39-rv4x (tough, 2026): one key under two key ids met a threshold.
+#[test]
+fn ghsa_8m7c_one_key_under_two_key_ids_counts_once() {
+    let (k, st, p) = baseline();
+    let other_id = k.keys[1].public_key().key_id();
+    let sigs = [
+        by(&k.keys[0]),
+        Sig {
+            key: &k.keys[0],
+            keyid: Some(other_id),
+        },
+    ];
+    let err = refused(&file(&p, &sigs, &amazon_roots()), &st);
+    assert_eq!(
+        err,
+        BundleError::SignatureThreshold {
+            role: SignerRole::Current,
+            required: 2
+        }
+    );
+}
+
+#[test]
+fn a_key_listed_twice_in_the_signer_set_counts_once() {
+    let k = Keys::new(2);
+    let a = k.keys[0].public_key();
+    let set = SignerSet::new(vec![a, a, k.keys[1].public_key()], 2).expect("2 distinct keys");
+    let st = state(set.clone(), 1);
+    let p = payload(2, &amazon_roots(), &set);
+    let err = refused(
+        &file(&p, &[by(&k.keys[0]), by(&k.keys[0])], &amazon_roots()),
+        &st,
+    );
+    assert_eq!(
+        err,
+        BundleError::SignatureThreshold {
+            role: SignerRole::Current,
+            required: 2
+        }
+    );
+    apply(
+        &file(&p, &[by(&k.keys[0]), by(&k.keys[1])], &amazon_roots()),
+        &st,
+    )
+    .expect("two distinct keys");
+}
+
+#[test]
+fn keyid_is_only_a_hint() {
+    let (k, st, p) = baseline();
+    let sigs = [
+        Sig {
+            key: &k.keys[0],
+            keyid: Some("not-a-key-id".into()),
+        },
+        Sig {
+            key: &k.keys[1],
+            keyid: Some(String::new()),
+        },
+    ];
+    apply(&file(&p, &sigs, &amazon_roots()), &st).expect("keyid must not matter");
+}
+
+#[test]
+fn signature_from_an_unknown_key_is_ignored_not_fatal() {
+    let (k, st, p) = baseline();
+    let stranger = Keys::new(1);
+    let sigs = [by(&stranger.keys[0]), by(&k.keys[0]), by(&k.keys[2])];
+    apply(&file(&p, &sigs, &amazon_roots()), &st).expect("unknown key ignored");
+    let err = refused(
+        &file(
+            &p,
+            &[by(&stranger.keys[0]), by(&k.keys[0])],
+            &amazon_roots(),
+        ),
+        &st,
+    );
+    assert_eq!(
+        err,
+        BundleError::SignatureThreshold {
+            role: SignerRole::Current,
+            required: 2
+        }
+    );
+}
+
+#[test]
+fn signature_over_other_bytes_does_not_count() {
+    let (k, st, p) = baseline();
+    let mut bytes = file(&p, &[by(&k.keys[0]), by(&k.keys[1])], &amazon_roots());
+    // Re-sign key 1 over a different payload and splice its signature in.
+    let mut other = p.clone();
+    other["version"] = json!(3);
+    let forged = file(&other, &[by(&k.keys[1])], &amazon_roots());
+    let forged: serde_json::Value = serde_json::from_slice(&forged).expect("json");
+    let mut v: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
+    v["envelope"]["signatures"][1] = forged["envelope"]["signatures"][0].clone();
+    bytes = serde_json::to_vec(&v).expect("json");
+    let err = refused(&bytes, &st);
+    assert_eq!(
+        err,
+        BundleError::SignatureThreshold {
+            role: SignerRole::Current,
+            required: 2
+        }
+    );
+}
+
+#[test]
+fn signatures_are_checked_before_the_payload_is_parsed() {
+    let (k, st, _) = baseline();
+    // Unsigned garbage must be refused for its signatures, not parsed.
+    let err = refused(
+        &file_with(
+            PAYLOAD_TYPE,
+            b"{not json",
+            &[by(&Keys::new(1).keys[0])],
+            &[],
+        ),
+        &st,
+    );
+    assert_eq!(
+        err,
+        BundleError::SignatureThreshold {
+            role: SignerRole::Current,
+            required: 2
+        }
+    );
+    // Signed garbage gets as far as the parser.
+    let err = refused(
+        &file_with(
+            PAYLOAD_TYPE,
+            b"{not json",
+            &[by(&k.keys[0]), by(&k.keys[1])],
+            &[],
+        ),
+        &st,
+    );
+    assert!(
+        matches!(err, BundleError::Malformed { ref part, .. } if part == "payload"),
+        "{err:?}"
+    );
+}
+
+// 4. Payload parsing.
+
+#[test]
+fn unknown_field_in_payload_is_refused() {
+    let (k, st, mut p) = baseline();
+    p["note"] = json!("hello");
+    let err = refused(
+        &file(&p, &[by(&k.keys[0]), by(&k.keys[1])], &amazon_roots()),
+        &st,
+    );
+    assert!(
+        matches!(&err, BundleError::Malformed { detail, .. } if detail.contains("unknown field")),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn duplicate_key_in_payload_is_refused() {
+    let (k, st, p) = baseline();
+    let text = serde_json::to_string(&p).expect("json");
+    // {"expires_at":…,"fleet":"acme-prod",…} → a second "fleet" member.
+    let dup = text.replacen(
+        "\"fleet\":\"acme-prod\"",
+        "\"fleet\":\"acme-prod\",\"fleet\":\"acme-prod\"",
+        1,
+    );
+    assert_ne!(dup, text);
+    let err = refused(
+        &file_with(
+            PAYLOAD_TYPE,
+            dup.as_bytes(),
+            &[by(&k.keys[0]), by(&k.keys[1])],
+            &amazon_roots(),
+        ),
+        &st,
+    );
+    assert!(
+        matches!(&err, BundleError::Malformed { detail, .. } if detail.contains("duplicate field")),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn unsupported_schema_is_refused() {
+    let (k, st, mut p) = baseline();
+    p["schema"] = json!(2);
+    let err = refused(
+        &file(&p, &[by(&k.keys[0]), by(&k.keys[1])], &amazon_roots()),
+        &st,
+    );
+    assert_eq!(err, BundleError::UnsupportedSchema { found: 2 });
+}
+
+#[test]
+fn trailing_data_and_bad_base64_are_refused() {
+    let (k, st, p) = baseline();
+    let mut bytes = file(&p, &[by(&k.keys[0]), by(&k.keys[1])], &amazon_roots());
+    bytes.extend_from_slice(b"{}");
+    assert!(matches!(
+        refused(&bytes, &st),
+        BundleError::Malformed { .. }
+    ));
+    let good = file(&p, &[by(&k.keys[0]), by(&k.keys[1])], &amazon_roots());
+    let mut v: serde_json::Value = serde_json::from_slice(&good).expect("json");
+    v["envelope"]["payload"] = json!("!!!not base64!!!");
+    assert!(matches!(
+        refused(&serde_json::to_vec(&v).expect("json"), &st),
+        BundleError::Malformed { .. }
+    ));
+}
+
+#[test]
+fn bad_fleet_id_and_timestamps_are_refused() {
+    let (k, st, p) = baseline();
+    let sign = |p: &serde_json::Value| file(p, &[by(&k.keys[0]), by(&k.keys[1])], &amazon_roots());
+    let mut q = p.clone();
+    q["issued_at"] = json!("2027-01-01T00:00:00+00:00");
+    assert!(
+        matches!(refused(&sign(&q), &st), BundleError::Malformed { ref part, .. } if part == "payload issued_at")
+    );
+    let mut q = p.clone();
+    q["expires_at"] = json!("2026-12-31T00:00:00Z");
+    assert!(matches!(
+        refused(&sign(&q), &st),
+        BundleError::EmptyValidity { .. }
+    ));
+}
+
+// 5. Fleet.
+
+#[test]
+fn bundle_for_another_fleet_is_refused() {
+    let (k, st, mut p) = baseline();
+    p["fleet"] = json!("acme-staging");
+    let err = refused(
+        &file(&p, &[by(&k.keys[0]), by(&k.keys[1])], &amazon_roots()),
+        &st,
+    );
+    assert_eq!(
+        err,
+        BundleError::WrongFleet {
+            expected: FLEET.into(),
+            found: "acme-staging".into()
+        }
+    );
+}
+
+// 6. Versions.
+
+/// CVE-2025-2885 class (tough accepted versions it should not): a lower version is refused,
+/// with both numbers in the error.
+#[test]
+fn cve_2025_2885_rollback_is_refused() {
+    let (k, _, p0) = baseline();
+    let mut p = p0.clone();
+    p["version"] = json!(5);
+    let st = state(k.set(2), 7);
+    let err = refused(
+        &file(&p, &[by(&k.keys[0]), by(&k.keys[1])], &amazon_roots()),
+        &st,
+    );
+    assert_eq!(
+        err,
+        BundleError::Rollback {
+            offered: 5,
+            current: 7
+        }
+    );
+    assert_eq!(err.to_string(), "rollback: offered 5, current 7");
+}
+
+#[test]
+fn equal_version_with_identical_payload_is_a_no_op() {
+    let (k, st, p) = baseline();
+    let bytes = file(&p, &[by(&k.keys[0]), by(&k.keys[1])], &amazon_roots());
+    let v = apply(&bytes, &st).expect("first time");
+    let after = st.after(&v);
+    assert_eq!(
+        verify(&bytes, &after, at(CLOCK), &policy()),
+        Ok(Verdict::AlreadyActive { version: 2 })
+    );
+}
+
+#[test]
+fn equal_version_with_a_different_payload_is_refused() {
+    let (k, st, p) = baseline();
+    let v = apply(
+        &file(&p, &[by(&k.keys[0]), by(&k.keys[1])], &amazon_roots()),
+        &st,
+    )
+    .expect("first");
+    let mut q = p.clone();
+    q["roots"] = json!([{"sha256": sha(&root_der("Amazon Root CA 3"))}]);
+    let err = refused(
+        &file(
+            &q,
+            &[by(&k.keys[0]), by(&k.keys[1])],
+            &[root_der("Amazon Root CA 3")],
+        ),
+        &st.after(&v),
+    );
+    assert_eq!(err, BundleError::VersionConflict { version: 2 });
+}
+
+// 7. Signer rotation.
+
+#[test]
+fn rotation_needs_a_threshold_of_the_old_and_of_the_new_keys() {
+    let (old, st, _) = baseline();
+    let new = Keys::new(2);
+    let p = payload(2, &amazon_roots(), &new.set(2));
+    let only_old = file(&p, &[by(&old.keys[0]), by(&old.keys[1])], &amazon_roots());
+    assert_eq!(
+        refused(&only_old, &st),
+        BundleError::SignatureThreshold {
+            role: SignerRole::New,
+            required: 2
+        }
+    );
+    let only_new = file(&p, &[by(&new.keys[0]), by(&new.keys[1])], &amazon_roots());
+    assert_eq!(
+        refused(&only_new, &st),
+        BundleError::SignatureThreshold {
+            role: SignerRole::Current,
+            required: 2
+        }
+    );
+    let one_new = file(
+        &p,
+        &[by(&old.keys[0]), by(&old.keys[1]), by(&new.keys[0])],
+        &amazon_roots(),
+    );
+    assert_eq!(
+        refused(&one_new, &st),
+        BundleError::SignatureThreshold {
+            role: SignerRole::New,
+            required: 2
+        }
+    );
+    let both = file(
+        &p,
+        &[
+            by(&old.keys[0]),
+            by(&old.keys[1]),
+            by(&new.keys[0]),
+            by(&new.keys[1]),
+        ],
+        &amazon_roots(),
+    );
+    apply(&both, &st).expect("both thresholds met");
+}
+
+/// tough shipped without persisting rotated roots, so rotated-out keys could still sign.
+#[test]
+fn rotated_out_keys_cannot_sign_the_next_bundle() {
+    let (old, st, _) = baseline();
+    let new = Keys::new(2);
+    let p = payload(2, &amazon_roots(), &new.set(2));
+    let rotation = file(
+        &p,
+        &[
+            by(&old.keys[0]),
+            by(&old.keys[1]),
+            by(&new.keys[0]),
+            by(&new.keys[1]),
+        ],
+        &amazon_roots(),
+    );
+    let rotated = st.after(&apply(&rotation, &st).expect("rotation"));
+    let mut p3 = payload(3, &amazon_roots(), &old.set(2));
+    p3["issued_at"] = json!("2027-01-01T12:00:00Z");
+    let forged = file(
+        &p3,
+        &[by(&old.keys[0]), by(&old.keys[1]), by(&old.keys[2])],
+        &amazon_roots(),
+    );
+    assert_eq!(
+        refused(&forged, &rotated),
+        BundleError::SignatureThreshold {
+            role: SignerRole::Current,
+            required: 2
+        }
+    );
+}
+
+#[test]
+fn reordered_or_repeated_keys_are_not_a_rotation() {
+    let (k, st, _) = baseline();
+    let pk = k.public();
+    let same = SignerSet::new(vec![pk[2], pk[1], pk[0], pk[0]], 2).expect("set");
+    let p = payload(2, &amazon_roots(), &same);
+    apply(
+        &file(&p, &[by(&k.keys[0]), by(&k.keys[1])], &amazon_roots()),
+        &st,
+    )
+    .expect("same set");
+}
+
+// 8. Time.
+
+#[test]
+fn expired_bundle_is_refused() {
+    let (k, st, p) = baseline();
+    let bytes = file(&p, &[by(&k.keys[0]), by(&k.keys[1])], &amazon_roots());
+    let err = verify(&bytes, &st, at(EXPIRES), &policy()).expect_err("expired");
+    assert_eq!(
+        err,
+        BundleError::Expired {
+            expires_at: at(EXPIRES),
+            trusted_time: at(EXPIRES)
+        }
+    );
+}
+
+#[test]
+fn bundle_issued_beyond_the_clock_tolerance_is_refused() {
+    let (k, st, p) = baseline();
+    let bytes = file(&p, &[by(&k.keys[0]), by(&k.keys[1])], &amazon_roots());
+    // Issued 2027-01-01T00:00:00Z; an hour of tolerance.
+    verify(&bytes, &st, at(ISSUED - 3600), &policy()).expect("within tolerance");
+    let err = verify(&bytes, &st, at(ISSUED - 3601), &policy()).expect_err("too early");
+    assert_eq!(
+        err,
+        BundleError::IssuedInFuture {
+            issued_at: at(ISSUED),
+            trusted_time: at(ISSUED - 3601)
+        }
+    );
+}
+
+#[test]
+fn clock_behind_the_floor_is_reported_not_fatal() {
+    let (k, _, p) = baseline();
+    let mut st = state(k.set(2), 1);
+    st.time_floor = at(ISSUED);
+    let bytes = file(&p, &[by(&k.keys[0]), by(&k.keys[1])], &amazon_roots());
+    // The device clock stepped back to 2020; trusted time stays at the floor.
+    let v = match verify(&bytes, &st, at(1_577_836_800), &policy()).expect("accepted") {
+        Verdict::Apply(v) => v,
+        other => panic!("{other:?}"),
+    };
+    assert!(v.clock_behind_floor());
+    assert_eq!(v.trusted_time(), at(ISSUED));
+}
+
+/// tough#603: a clock stepping backwards must not revive an expired bundle.
+#[test]
+fn a_clock_set_back_cannot_revive_an_expired_bundle() {
+    let (k, _, p) = baseline();
+    let mut st = state(k.set(2), 1);
+    st.time_floor = at(EXPIRES + 1);
+    let bytes = file(&p, &[by(&k.keys[0]), by(&k.keys[1])], &amazon_roots());
+    let err = verify(&bytes, &st, at(ISSUED), &policy()).expect_err("floor is past expiry");
+    assert_eq!(
+        err,
+        BundleError::Expired {
+            expires_at: at(EXPIRES),
+            trusted_time: at(EXPIRES + 1)
+        }
+    );
+}
+
+#[test]
+fn the_floor_starts_at_the_crate_build_time() {
+    let k = Keys::new(1);
+    let st = TrustState::initial(FLEET, k.set(1));
+    assert_eq!(st.time_floor, aws_iot_roots::BUILD_TIME);
+    // A bundle that expired in 2001, offered to a device whose clock reads 2000.
+    let mut p = payload(1, &amazon_roots(), &k.set(1));
+    p["issued_at"] = json!("2000-06-01T00:00:00Z");
+    p["expires_at"] = json!("2001-01-01T00:00:00Z");
+    let err = verify(
+        &file(&p, &[by(&k.keys[0])], &amazon_roots()),
+        &st,
+        at(946_684_800),
+        &policy(),
+    )
+    .expect_err("old");
+    assert!(
+        matches!(err, BundleError::Expired { trusted_time, .. } if trusted_time == aws_iot_roots::BUILD_TIME)
+    );
+}
+
+#[test]
+fn applying_raises_the_floor_to_issued_at_and_never_lowers_it() {
+    let (k, st, p) = baseline();
+    let v = apply(
+        &file(&p, &[by(&k.keys[0]), by(&k.keys[1])], &amazon_roots()),
+        &st,
+    )
+    .expect("ok");
+    assert_eq!(st.after(&v).time_floor, at(ISSUED));
+    let mut high = st.clone();
+    high.time_floor = at(ISSUED + 10);
+    assert_eq!(high.after(&v).time_floor, at(ISSUED + 10));
+}
+
+// 9. Roots.
+
+#[test]
+fn empty_root_set_is_refused() {
+    let (k, st, mut p) = baseline();
+    p["roots"] = json!([]);
+    assert_eq!(
+        refused(&file(&p, &[by(&k.keys[0]), by(&k.keys[1])], &[]), &st),
+        BundleError::NoRoots
+    );
+}
+
+#[test]
+fn certificate_not_listed_in_the_payload_is_refused() {
+    let (k, st, p) = baseline();
+    let mut certs = amazon_roots();
+    certs.push(root_der("Amazon Root CA 2"));
+    let err = refused(&file(&p, &[by(&k.keys[0]), by(&k.keys[1])], &certs), &st);
+    assert_eq!(
+        err,
+        BundleError::UnlistedCertificate {
+            sha256: sha(&root_der("Amazon Root CA 2"))
+        }
+    );
+}
+
+#[test]
+fn listed_root_without_its_certificate_is_refused() {
+    let (k, st, p) = baseline();
+    let err = refused(
+        &file(
+            &p,
+            &[by(&k.keys[0]), by(&k.keys[1])],
+            &[root_der("Amazon Root CA 1")],
+        ),
+        &st,
+    );
+    assert_eq!(
+        err,
+        BundleError::MissingCertificate {
+            sha256: sha(&root_der("Amazon Root CA 3"))
+        }
+    );
+}
+
+#[test]
+fn certificate_swapped_for_one_with_the_same_subject_is_refused() {
+    // The cross-signed Amazon Root CA 1 has the same subject and key as the root it replaces.
+    let (k, st, p) = baseline();
+    let cross = common::load_pem(&common::data(
+        "aws-chains/crosssign/Amazon_Root_CA_1__by__SFS_G2.pem",
+    ))
+    .remove(0);
+    let certs = vec![cross.to_vec(), root_der("Amazon Root CA 3")];
+    let err = refused(&file(&p, &[by(&k.keys[0]), by(&k.keys[1])], &certs), &st);
+    assert_eq!(
+        err,
+        BundleError::UnlistedCertificate {
+            sha256: sha(&cross)
+        }
+    );
+}
+
+#[test]
+fn duplicate_certificate_or_listing_is_refused() {
+    let (k, st, p) = baseline();
+    let mut certs = amazon_roots();
+    certs.push(root_der("Amazon Root CA 3"));
+    let err = refused(&file(&p, &[by(&k.keys[0]), by(&k.keys[1])], &certs), &st);
+    assert_eq!(
+        err,
+        BundleError::DuplicateRoot {
+            sha256: sha(&root_der("Amazon Root CA 3"))
+        }
+    );
+    let mut q = p.clone();
+    q["roots"]
+        .as_array_mut()
+        .expect("roots")
+        .push(json!({"sha256": sha(&root_der("Amazon Root CA 1"))}));
+    let err = refused(
+        &file(&q, &[by(&k.keys[0]), by(&k.keys[1])], &amazon_roots()),
+        &st,
+    );
+    assert_eq!(
+        err,
+        BundleError::DuplicateRoot {
+            sha256: sha(&root_der("Amazon Root CA 1"))
+        }
+    );
+}
+
+#[test]
+fn two_roots_sharing_a_key_are_refused() {
+    // Amazon Root CA 1 self-signed and cross-signed: two CA certificates, one SPKI.
+    let (k, st, _) = baseline();
+    let cross = common::load_pem(&common::data(
+        "aws-chains/crosssign/Amazon_Root_CA_1__by__SFS_G2.pem",
+    ))
+    .remove(0);
+    let certs = vec![root_der("Amazon Root CA 1"), cross.to_vec()];
+    let p = payload(2, &certs, &k.set(2));
+    let err = refused(&file(&p, &[by(&k.keys[0]), by(&k.keys[1])], &certs), &st);
+    assert!(matches!(err, BundleError::DuplicateKey { .. }), "{err:?}");
+}
+
+#[test]
+fn non_ca_root_is_refused() {
+    let (k, st, _) = baseline();
+    let leaf = common::load_pem(&common::data(
+        "aws-chains/iot_eu-central-1_m04_2025/0_leaf_star.iot.eu-central-1.amazonaws.com.pem",
+    ))
+    .remove(0);
+    let certs = vec![leaf.to_vec()];
+    let p = payload(2, &certs, &k.set(2));
+    let err = refused(&file(&p, &[by(&k.keys[0]), by(&k.keys[1])], &certs), &st);
+    assert_eq!(err, BundleError::NotCa { sha256: sha(&leaf) });
+}
+
+#[test]
+fn root_with_a_key_rustls_cannot_use_is_refused() {
+    let (k, st, _) = baseline();
+    let p224 = common::load_pem(&common::data("build/p224-root.pem")).remove(0);
+    let certs = vec![p224.to_vec()];
+    let p = payload(2, &certs, &k.set(2));
+    let err = refused(&file(&p, &[by(&k.keys[0]), by(&k.keys[1])], &certs), &st);
+    assert_eq!(err, BundleError::UnsupportedKey { sha256: sha(&p224) });
+}
+
+#[test]
+fn garbage_certificate_is_refused() {
+    let (k, st, _) = baseline();
+    let certs = vec![b"not a certificate".to_vec()];
+    let p = payload(2, &certs, &k.set(2));
+    let err = refused(&file(&p, &[by(&k.keys[0]), by(&k.keys[1])], &certs), &st);
+    assert!(matches!(err, BundleError::BadCertificate { .. }), "{err:?}");
+}
+
+#[test]
+fn at_least_one_root_must_be_valid_at_trusted_time() {
+    let (k, _, _) = baseline();
+    let certs = vec![root_der("Amazon Root CA 1")]; // notAfter 2038-01-17
+    let mut p = payload(2, &certs, &k.set(2));
+    p["issued_at"] = json!("2038-06-01T00:00:00Z");
+    p["expires_at"] = json!("2039-06-01T00:00:00Z");
+    let st = state(k.set(2), 1);
+    let clock = 2_159_049_600; // 2038-06-01T12:00:00Z
+    let bytes = file(&p, &[by(&k.keys[0]), by(&k.keys[1])], &certs);
+    let err = verify(&bytes, &st, at(clock), &policy()).expect_err("root expired");
+    assert_eq!(
+        err,
+        BundleError::NoValidRoot {
+            trusted_time: at(clock)
+        }
+    );
+}
+
+// Signer sets, checked when loaded.
+
+#[test]
+fn signer_set_threshold_must_be_between_one_and_the_distinct_keys() {
+    let k = Keys::new(2);
+    let pk = k.public();
+    assert_eq!(
+        SignerSet::new(pk.clone(), 0),
+        Err(KeyError::Threshold {
+            threshold: 0,
+            distinct_keys: 2
+        })
+    );
+    assert_eq!(
+        SignerSet::new(pk.clone(), 3),
+        Err(KeyError::Threshold {
+            threshold: 3,
+            distinct_keys: 2
+        })
+    );
+    assert_eq!(
+        SignerSet::new(vec![pk[0], pk[0]], 2),
+        Err(KeyError::Threshold {
+            threshold: 2,
+            distinct_keys: 1
+        })
+    );
+    // The same rule on a bundle's next signer set.
+    let (kk, st, mut p) = baseline();
+    p["signers"]["threshold"] = json!(4);
+    let err = refused(
+        &file(&p, &[by(&kk.keys[0]), by(&kk.keys[1])], &amazon_roots()),
+        &st,
+    );
+    assert_eq!(
+        err,
+        BundleError::SignerSet(KeyError::Threshold {
+            threshold: 4,
+            distinct_keys: 3
+        })
+    );
+}
+
+#[test]
+fn weak_and_non_canonical_keys_are_refused_when_a_set_is_loaded() {
+    use aws_iot_roots::bundle::PublicKey;
+    // The identity point (small order) and p + 1 (a second encoding of y = 1).
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    assert_eq!(
+        PublicKey::from_bytes(&identity),
+        Err(KeyError::Weak { index: None })
+    );
+    let mut p_plus_1 = [0xffu8; 32];
+    p_plus_1[0] = 0xee;
+    p_plus_1[31] = 0x7f;
+    assert!(matches!(
+        PublicKey::from_bytes(&p_plus_1),
+        Err(KeyError::NonCanonical { .. } | KeyError::Weak { .. })
+    ));
+    // A non-canonical encoding of a point of large order: y = p + k for small k.
+    let mut found = false;
+    for k in 2u8..19 {
+        let mut enc = [0xffu8; 32];
+        enc[0] = 0xed + k;
+        enc[31] = 0x7f;
+        let Ok(vk) = ed25519_dalek::VerifyingKey::from_bytes(&enc) else {
+            continue;
+        };
+        if vk.is_weak() {
+            continue;
+        }
+        assert_eq!(
+            PublicKey::from_bytes(&enc),
+            Err(KeyError::NonCanonical { index: None })
+        );
+        found = true;
+    }
+    assert!(found, "no non-canonical large-order encoding found");
+    // In a bundle's signer set, the key's position is named.
+    let (kk, st, mut p) = baseline();
+    use base64::Engine as _;
+    p["signers"]["keys"][1] = json!(base64::engine::general_purpose::STANDARD.encode(identity));
+    let err = refused(
+        &file(&p, &[by(&kk.keys[0]), by(&kk.keys[1])], &amazon_roots()),
+        &st,
+    );
+    assert_eq!(
+        err,
+        BundleError::SignerSet(KeyError::Weak { index: Some(1) })
+    );
+}
+
+// The signing limit.
+
+/// The largest bundle the default limits allow still has a PAE AWS KMS can sign.
+#[test]
+fn largest_bundle_within_limits_fits_a_kms_raw_message() {
+    let k = Keys::new(8);
+    let set = k.set(8);
+    let mut builder = BundleBuilder::new(
+        "f".repeat(64),
+        u64::MAX - 1,
+        at(ISSUED),
+        at(EXPIRES),
+        set.clone(),
+    );
+    for i in 0..16 {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, format!("root {i}"));
+        let cert = params.self_signed(&key).expect("cert");
+        builder = builder.root(cert.der().clone(), Some(format!("{i:x<64}")));
+    }
+    let mut bundle = builder.build(&Limits::default()).expect("within limits");
+    let pae = bundle.pae();
+    assert!(
+        pae.len() <= KMS_RAW_MESSAGE_LIMIT,
+        "PAE is {} bytes",
+        pae.len()
+    );
+    for key in &k.keys {
+        bundle.sign(key);
+    }
+    let mut st = state(set, 1);
+    st.fleet = "f".repeat(64);
+    verify(&bundle.to_bytes(), &st, at(CLOCK), &Policy::default())
+        .expect("largest bundle verifies");
+    // One more byte of fleet id is over its limit.
+    let err = BundleBuilder::new("f".repeat(65), 2, at(ISSUED), at(EXPIRES), k.set(1))
+        .root(root_der("Amazon Root CA 3").into(), None)
+        .build(&Limits::default())
+        .expect_err("fleet id too long");
+    assert_eq!(
+        err,
+        BundleError::TooLarge {
+            limit: Limit::FleetIdBytes,
+            max: 64,
+            actual: 65
+        }
+    );
+}
+
+/// CVE-2025-2888 (tough persisted metadata before every check passed): a bundle that passes
+/// signatures, fleet and version but fails a later rule yields nothing to apply.
+#[test]
+fn cve_2025_2888_nothing_is_trusted_before_every_check_passes() {
+    let (k, st, p) = baseline();
+    let before = st.clone();
+    let err = refused(
+        &file(
+            &p,
+            &[by(&k.keys[0]), by(&k.keys[1])],
+            &[root_der("Amazon Root CA 1")],
+        ),
+        &st,
+    );
+    assert!(matches!(err, BundleError::MissingCertificate { .. }));
+    assert_eq!(st, before);
+}
