@@ -518,6 +518,7 @@ pub(crate) fn generate(input: &Inputs<'_>, known_features: &[&str]) -> Result<Ou
     // 4. Generate, sorted by name so that the output does not depend on catalogue order.
     checked.sort_by(|a, b| a.entry.name.cmp(b.entry.name));
     out.rust = render_rust(&checked);
+    out.rust.push_str(&render_known_removals(input.catalogue));
     for c in &checked {
         out.pem.push_str(
             &der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, &c.der).map_err(
@@ -531,6 +532,37 @@ pub(crate) fn generate(input: &Inputs<'_>, known_features: &[&str]) -> Result<Ou
             .push((format!("{}.der", c.entry.feature), c.der.clone()));
     }
     Ok(out)
+}
+
+/// Removal dates of every catalogued root, enabled or not, by certificate SHA-256: a root
+/// that arrives in a signed bundle is reported with its deadline even when it is not compiled
+/// in.
+fn render_known_removals(catalogue: &[CatalogueEntry]) -> String {
+    let mut entries: Vec<&CatalogueEntry> =
+        catalogue.iter().filter(|e| e.removal.is_some()).collect();
+    entries.sort_by_key(|e| e.sha256);
+    let mut s = String::from(
+        "/// Root-program removals of every catalogued root, by certificate SHA-256.\n",
+    );
+    s.push_str("pub(crate) const KNOWN_REMOVALS: &[([u8; 32], RootProgramRemoval)] = &[\n");
+    for e in entries {
+        let Some(r) = &e.removal else { continue };
+        let sha: Vec<u8> = (0..32)
+            .filter_map(|i| u8::from_str_radix(e.sha256.get(2 * i..2 * i + 2)?, 16).ok())
+            .collect();
+        let _ = writeln!(
+            s,
+            "    ({}, RootProgramRemoval {{ program: {:?}, date: UnixTime::since_unix_epoch(Duration::from_secs({})), basis: RemovalBasis::{:?}, note: {:?} }}), // {}",
+            byte_array(&sha),
+            r.program,
+            removal_secs(r),
+            r.basis,
+            r.note,
+            e.name
+        );
+    }
+    s.push_str("];\n");
+    s
 }
 
 fn render_rust(roots: &[Checked]) -> String {

@@ -22,6 +22,7 @@ step "clippy (all targets, all features, then no default features)"
 cargo clippy --locked --workspace --all-targets --all-features -- -D warnings
 cargo clippy --locked -p aws-iot-roots --lib --no-default-features -- -D warnings
 cargo clippy --locked -p aws-iot-roots --all-targets --features bundle -- -D warnings
+cargo clippy --locked -p aws-iot-roots --all-targets --features store -- -D warnings
 
 step "docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --locked --workspace --no-deps --all-features

@@ -363,3 +363,126 @@ impl From<KeyError> for BundleError {
         Self::SignerSet(e)
     }
 }
+
+#[cfg(feature = "store")]
+pub use store_error::StoreError;
+
+#[cfg(feature = "store")]
+mod store_error {
+    use core::fmt;
+    use std::string::String;
+
+    use super::BundleError;
+
+    /// Why a trust store operation failed. Whatever the error, the active trust set and the
+    /// rollback floors on disk are as they were before the call.
+    #[derive(Debug)]
+    #[non_exhaustive]
+    pub enum StoreError {
+        /// A file operation failed (ENOSPC, EIO, a read-only directory, ...).
+        Io {
+            /// The operation: "write", "fsync", "rename", "fsync directory", "remove", "read",
+            /// "list", "lock".
+            op: &'static str,
+            /// The file it was applied to.
+            file: String,
+            /// The operating system's error.
+            source: std::io::Error,
+        },
+        /// Another process holds the store's lock.
+        Busy {
+            /// The store's directory.
+            dir: std::path::PathBuf,
+        },
+        /// The bundle was refused.
+        Bundle(BundleError),
+        /// No bundle is staged.
+        NothingStaged,
+        /// The staged bundle has not passed a health check, so it cannot be committed.
+        NotHealthChecked {
+            /// The staged bundle's version.
+            version: u64,
+        },
+        /// The health check failed with only the staged anchors.
+        HealthCheckFailed {
+            /// The staged bundle's version.
+            version: u64,
+            /// Failed attempts so far, including this one.
+            attempt: u32,
+            /// Attempts allowed before the bundle is discarded.
+            max_attempts: u32,
+            /// What the check reported.
+            reason: String,
+            /// Whether the bundle was discarded (attempts exhausted).
+            discarded: bool,
+        },
+        /// This bundle was discarded before; it is not retried.
+        PreviouslyDiscarded {
+            /// Its version.
+            version: u64,
+            /// Why it was discarded.
+            reason: String,
+        },
+        /// No bundle is committed and no root is compiled in: the store has nothing to trust.
+        NoRoots,
+    }
+
+    impl fmt::Display for StoreError {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            match self {
+                Self::Io { op, file, source } => write!(f, "{op} {file}: {source}"),
+                Self::Busy { dir } => write!(
+                    f,
+                    "busy: another process holds the trust store lock in {}",
+                    dir.display()
+                ),
+                Self::Bundle(e) => write!(f, "bundle refused: {e}"),
+                Self::NothingStaged => f.write_str("no bundle is staged"),
+                Self::NotHealthChecked { version } => {
+                    write!(
+                        f,
+                        "staged bundle version {version} has not passed a health check"
+                    )
+                }
+                Self::HealthCheckFailed {
+                    version,
+                    attempt,
+                    max_attempts,
+                    reason,
+                    discarded,
+                } => {
+                    write!(f, "health check of bundle version {version} failed (attempt {attempt} of {max_attempts}): {reason}")?;
+                    if *discarded {
+                        f.write_str("; the bundle was discarded")?;
+                    }
+                    Ok(())
+                }
+                Self::PreviouslyDiscarded { version, reason } => {
+                    write!(
+                        f,
+                        "bundle version {version} was discarded before ({reason}); not retrying it"
+                    )
+                }
+                Self::NoRoots => {
+                    f.write_str("no committed bundle and no compiled-in root: nothing to trust")
+                }
+            }
+        }
+    }
+
+    impl std::error::Error for StoreError {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            match self {
+                Self::Io { source, .. } => Some(source),
+                Self::Bundle(e) => Some(e),
+                _ => None,
+            }
+        }
+    }
+
+    impl From<BundleError> for StoreError {
+        fn from(e: BundleError) -> Self {
+            Self::Bundle(e)
+        }
+    }
+}

@@ -39,6 +39,7 @@
 //! | `alloc` | with `std` | heap allocation |
 //! | `rustls` | no | [`root_cert_store`] for rustls 0.23 (no crypto provider chosen) |
 //! | `bundle` | no | [`bundle::verify`]: signed root bundles, for devices (needs `std`) |
+//! | `store` | no | [`store::TrustStore`]: crash-safe stage → health check → commit, for fleet agents |
 //! | `signing` | no | [`bundle::BundleBuilder`], [`bundle::SigningKey`]: release tooling; devices only verify |
 //!
 //! A device that negotiates only ECDSA suites needs only `amazon-root-ca-3`.
@@ -73,6 +74,8 @@ mod certparse;
 mod dsse;
 #[cfg(feature = "bundle")]
 mod error;
+#[cfg(all(feature = "store", feature = "rustls"))]
+mod health;
 mod key;
 #[cfg(feature = "bundle")]
 mod keys;
@@ -81,6 +84,10 @@ mod limits;
 mod roots;
 #[cfg(feature = "signing")]
 mod signing;
+#[cfg(feature = "store")]
+mod storage;
+#[cfg(feature = "store")]
+pub mod store;
 #[cfg(feature = "bundle")]
 mod timefmt;
 
@@ -91,8 +98,8 @@ mod verifier;
 
 pub use key::KeyAlgorithm;
 pub use roots::{
-    deadlines_before, Deadline, DeadlineKind, RemovalBasis, Root, RootProgramRemoval, BUILD_TIME,
-    PEM_BUNDLE, PEM_BUNDLE_NUL, ROOTS, TLS_SERVER_ROOTS,
+    deadlines_before, known_removal, Deadline, DeadlineKind, RemovalBasis, Root,
+    RootProgramRemoval, BUILD_TIME, PEM_BUNDLE, PEM_BUNDLE_NUL, ROOTS, TLS_SERVER_ROOTS,
 };
 
 /// The compiled-in roots as a rustls root store.

@@ -155,6 +155,15 @@ mod generated {
 /// reset to 1970 still refuses bundles that expired before its firmware was built.
 pub const BUILD_TIME: UnixTime = include!(concat!(env!("OUT_DIR"), "/build_time.rs"));
 
+/// The known root-program removal of a root, by its certificate SHA-256, for every root in
+/// this crate's catalogue whether or not its feature is on. `None` for other roots.
+pub fn known_removal(sha256: &[u8; 32]) -> Option<RootProgramRemoval> {
+    generated::KNOWN_REMOVALS
+        .iter()
+        .find(|(h, _)| h == sha256)
+        .map(|(_, r)| *r)
+}
+
 /// Every root compiled in by this build's features, sorted by name.
 pub const ROOTS: &[Root] = generated::GENERATED_ROOTS;
 

@@ -819,3 +819,51 @@ pub fn verify(
         clock_behind_floor,
     }))
 }
+
+/// Re-verifies a bundle this device committed earlier, on every open of the trust store, to
+/// catch bit rot and tampering of the state directory.
+///
+/// Every committed bundle was signed by a threshold of its own payload's signer set (rule 7
+/// makes a rotating bundle prove its new keys; otherwise the sets are the same), so that is
+/// what is checked, with every structural rule of [`verify`]. Time rules are not applied: an
+/// active bundle keeps working after it expires (refusing it would brick the device; the
+/// store reports it as stale instead). Fleet binding is.
+///
+/// `accepted_at` is the trusted time at which the device accepted it: at least one root was
+/// valid then.
+#[cfg(feature = "store")]
+pub(crate) fn verify_committed(
+    bytes: &[u8],
+    fleet: &str,
+    accepted_at: UnixTime,
+    limits: &Limits,
+) -> Result<VerifiedBundle, BundleError> {
+    let bundle = Bundle::from_bytes(bytes, limits)?;
+    if bundle.payload_type != PAYLOAD_TYPE {
+        return Err(BundleError::PayloadType {
+            found: bundle.payload_type,
+        });
+    }
+    let payload = Payload::from_json(&bundle.payload, limits)?;
+    if bundle.signed_by(payload.signers.keys()).len() < payload.signers.threshold() as usize {
+        return Err(BundleError::SignatureThreshold {
+            role: SignerRole::New,
+            required: payload.signers.threshold(),
+        });
+    }
+    if payload.fleet != fleet {
+        return Err(BundleError::WrongFleet {
+            expected: fleet.to_owned(),
+            found: payload.fleet,
+        });
+    }
+    let roots = check_roots(&payload, &bundle.certificates, accepted_at)?;
+    Ok(VerifiedBundle {
+        payload_sha256: Sha256::digest(&bundle.payload).into(),
+        trusted_time: accepted_at,
+        payload,
+        roots,
+        bytes: bytes.to_vec(),
+        clock_behind_floor: false,
+    })
+}

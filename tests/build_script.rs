@@ -513,7 +513,7 @@ fn cargo_build_fails_for_an_expired_root_via_source_date_epoch() {
     for f in ["build.rs", "Cargo.lock"] {
         fs::copy(src.join(f), dst.join(f)).expect("copy");
     }
-    for d in ["src", "build", "roots", "benches"] {
+    for d in ["src", "build", "roots", "benches", "examples"] {
         copy_dir(&src.join(d), &dst.join(d));
     }
     // The workspace's other member is not needed to build the library.

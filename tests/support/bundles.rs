@@ -138,3 +138,14 @@ pub fn file(payload: &Value, sigs: &[Sig<'_>], certs: &[Vec<u8>]) -> Vec<u8> {
         certs,
     )
 }
+
+/// A self-signed CA certificate and its key, for tests that need a root of their own.
+pub fn scratch_ca(common_name: &str) -> (rcgen::Certificate, rcgen::KeyPair) {
+    let key = rcgen::KeyPair::generate().expect("key");
+    let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    p.distinguished_name
+        .push(rcgen::DnType::CommonName, common_name);
+    let cert = p.self_signed(&key).expect("self-signed CA");
+    (cert, key)
+}
