@@ -36,7 +36,7 @@
 //! ```
 
 pub use crate::dsse::{pae, PAYLOAD_TYPE};
-pub use crate::error::{BundleError, KeyError, Limit, SignerRole};
+pub use crate::error::{BundleError, KeyError, Limit, Rule, SignerRole};
 pub use crate::keys::{PublicKey, SignerSet};
 pub use crate::limits::{
     Limits, Policy, DEFAULT_CLOCK_TOLERANCE, KMS_RAW_MESSAGE_LIMIT, MAX_BUNDLE_BYTES,
@@ -46,6 +46,6 @@ pub use crate::limits::{
 #[cfg(feature = "signing")]
 pub use crate::signing::{BundleBuilder, SigningKey};
 pub use crate::verifier::{
-    verify, Bundle, Payload, RootRef, TrustState, Verdict, VerifiedBundle, VerifiedRoot,
-    SCHEMA_VERSION,
+    verify, Bundle, CertificateInfo, Payload, RootRef, TrustState, Verdict, VerifiedBundle,
+    VerifiedRoot, SCHEMA_VERSION,
 };

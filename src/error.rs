@@ -358,6 +358,90 @@ impl fmt::Display for BundleError {
 
 impl std::error::Error for BundleError {}
 
+/// The verification rules of `bundle::verify`, in the order they are checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Rule {
+    /// 1. Size limits, before decoding; well-formed JSON and base64.
+    Sizes,
+    /// 2. `payloadType` is exactly this crate's.
+    PayloadType,
+    /// 3. A threshold of distinct current signer keys signed, before parsing.
+    CurrentSignatures,
+    /// 4. The payload parses: schema, fields, keys, timestamps.
+    Payload,
+    /// 5. The fleet id matches.
+    Fleet,
+    /// 6. The version is greater than the active one (no rollback).
+    Version,
+    /// 7. A new signer set is also signed by its own threshold.
+    SignerRotation,
+    /// 8. Not expired, not issued in the future, at trusted time.
+    Time,
+    /// 9. Roots: listed, carried, CA, usable key, distinct keys, one valid.
+    Roots,
+}
+
+impl Rule {
+    /// Every rule, in checking order.
+    pub const ALL: [Rule; 9] = [
+        Rule::Sizes,
+        Rule::PayloadType,
+        Rule::CurrentSignatures,
+        Rule::Payload,
+        Rule::Fleet,
+        Rule::Version,
+        Rule::SignerRotation,
+        Rule::Time,
+        Rule::Roots,
+    ];
+
+    /// A one-line description.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Rule::Sizes => "sizes within limits, before decoding; well-formed JSON and base64",
+            Rule::PayloadType => "payloadType is exactly the bundle type",
+            Rule::CurrentSignatures => {
+                "threshold of distinct current signer keys (verify_strict), before parsing"
+            }
+            Rule::Payload => {
+                "payload parses: schema, no unknown or duplicate fields, valid keys and times"
+            }
+            Rule::Fleet => "fleet id matches this device",
+            Rule::Version => "version greater than the active one (no rollback)",
+            Rule::SignerRotation => "a new signer set is also signed by its own threshold",
+            Rule::Time => "not expired and not issued in the future, at max(clock, floor)",
+            Rule::Roots => {
+                "roots listed and carried exactly, CA, usable keys, distinct keys, one valid"
+            }
+        }
+    }
+}
+
+impl BundleError {
+    /// The rule this refusal broke.
+    pub fn rule(&self) -> Rule {
+        match self {
+            Self::TooLarge { .. } | Self::BadSignature => Rule::Sizes,
+            Self::Malformed { part, .. } if part.starts_with("payload") => Rule::Payload,
+            Self::Malformed { .. } => Rule::Sizes,
+            Self::PayloadType { .. } => Rule::PayloadType,
+            Self::SignatureThreshold {
+                role: SignerRole::Current,
+                ..
+            } => Rule::CurrentSignatures,
+            Self::SignatureThreshold { .. } => Rule::SignerRotation,
+            Self::UnsupportedSchema { .. } | Self::SignerSet(_) | Self::EmptyValidity { .. } => {
+                Rule::Payload
+            }
+            Self::WrongFleet { .. } => Rule::Fleet,
+            Self::Rollback { .. } | Self::VersionConflict { .. } => Rule::Version,
+            Self::Expired { .. } | Self::IssuedInFuture { .. } => Rule::Time,
+            _ => Rule::Roots,
+        }
+    }
+}
+
 impl From<KeyError> for BundleError {
     fn from(e: KeyError) -> Self {
         Self::SignerSet(e)

@@ -16,7 +16,7 @@ use zeroize::Zeroizing;
 use crate::error::{BundleError, KeyError};
 use crate::keys::{PublicKey, SignerSet};
 use crate::limits::Limits;
-use crate::verifier::{check_roots, Bundle, Payload, RootRef};
+use crate::verifier::{check_roots, Bundle, CertificateInfo, Payload, RootRef};
 
 /// An Ed25519 signing key.
 ///
@@ -198,16 +198,23 @@ impl BundleBuilder {
             signers: self.signers,
         };
         let ders: Vec<Vec<u8>> = roots.into_iter().map(|(_, der, _)| der.to_vec()).collect();
-        // The device's own root rules, then stricter: every root valid when issued.
-        for root in check_roots(&payload, &ders, payload.issued_at)? {
-            if root.not_after() <= payload.issued_at {
+        // Each certificate on its own first, so the error names the one at fault: a CA,
+        // valid when the bundle is issued. Then the device's own rules over the set.
+        for der in &ders {
+            let info = CertificateInfo::from_der(der)?;
+            let sha256 = crate::keys::hex(&info.sha256);
+            if !info.is_ca {
+                return Err(BundleError::NotCa { sha256 });
+            }
+            if info.not_after <= payload.issued_at {
                 return Err(BundleError::CertificateExpired {
-                    sha256: crate::keys::hex(root.sha256()),
-                    not_after: root.not_after(),
+                    sha256,
+                    not_after: info.not_after,
                     at: payload.issued_at,
                 });
             }
         }
+        check_roots(&payload, &ders, payload.issued_at)?;
         let json = payload.to_json();
         if json.len() > limits.max_payload_bytes {
             return Err(BundleError::TooLarge {

@@ -867,3 +867,55 @@ pub(crate) fn verify_committed(
         clock_behind_floor: false,
     })
 }
+
+/// What a certificate says about itself, read by the same parser the verifier uses. For
+/// inspection tools; it decides nothing about trust.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CertificateInfo {
+    /// Subject, RFC 4514 text.
+    pub subject: String,
+    /// SHA-256 of the DER certificate.
+    pub sha256: [u8; 32],
+    /// SHA-256 of the DER SubjectPublicKeyInfo.
+    pub spki_sha256: [u8; 32],
+    /// The key, if of a kind this crate knows.
+    pub key: Option<KeyAlgorithm>,
+    /// notBefore.
+    pub not_before: UnixTime,
+    /// notAfter.
+    pub not_after: UnixTime,
+    /// basicConstraints cA is true.
+    pub is_ca: bool,
+    /// Issuer equals subject.
+    pub self_issued: bool,
+}
+
+impl CertificateInfo {
+    /// Reads a DER certificate.
+    ///
+    /// # Errors
+    ///
+    /// [`BundleError::BadCertificate`] naming the part that is malformed.
+    pub fn from_der(der: &[u8]) -> Result<Self, BundleError> {
+        let sha256: [u8; 32] = Sha256::digest(der).into();
+        let bad = |e: certparse::ParseError| BundleError::BadCertificate {
+            sha256: hex(&sha256),
+            detail: e.to_string(),
+        };
+        let facts = certparse::parse(der).map_err(bad)?;
+        let mut subject = String::new();
+        certparse::write_name(facts.subject, &mut subject).map_err(bad)?;
+        let secs = |s: u64| UnixTime::since_unix_epoch(core::time::Duration::from_secs(s));
+        Ok(Self {
+            subject,
+            sha256,
+            spki_sha256: Sha256::digest(facts.spki).into(),
+            key: facts.key,
+            not_before: secs(facts.not_before),
+            not_after: secs(facts.not_after),
+            is_ca: facts.basic_constraints_ca == Some(true),
+            self_issued: facts.is_self_issued(),
+        })
+    }
+}

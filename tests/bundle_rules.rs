@@ -1036,3 +1036,47 @@ fn cve_2025_2888_nothing_is_trusted_before_every_check_passes() {
     assert!(matches!(err, BundleError::MissingCertificate { .. }));
     assert_eq!(st, before);
 }
+
+/// `BundleError::rule` names the rule each refusal broke, in checking order: what
+/// `iot-roots bundle verify` prints.
+#[test]
+fn every_refusal_names_the_rule_it_broke() {
+    use aws_iot_roots::bundle::Rule;
+    let (k, st, p) = baseline();
+    let two = |p: &serde_json::Value, certs: &[Vec<u8>]| {
+        file(p, &[by(&k.keys[0]), by(&k.keys[1])], certs)
+    };
+    let mut other_fleet = p.clone();
+    other_fleet["fleet"] = json!("x");
+    let mut old = p.clone();
+    old["version"] = json!(0);
+    let cases: Vec<(Vec<u8>, Rule)> = vec![
+        (vec![b'{'; MAX_BUNDLE_BYTES + 1], Rule::Sizes),
+        (b"not json".to_vec(), Rule::Sizes),
+        (file_with("text/plain", b"{}", &[], &[]), Rule::PayloadType),
+        (
+            file(&p, &[by(&k.keys[0])], &amazon_roots()),
+            Rule::CurrentSignatures,
+        ),
+        (
+            file_with(PAYLOAD_TYPE, b"[]", &[by(&k.keys[0]), by(&k.keys[1])], &[]),
+            Rule::Payload,
+        ),
+        (two(&other_fleet, &amazon_roots()), Rule::Fleet),
+        (two(&old, &amazon_roots()), Rule::Version),
+        (two(&p, &[root_der("Amazon Root CA 1")]), Rule::Roots),
+    ];
+    for (i, (bytes, rule)) in cases.iter().enumerate() {
+        assert_eq!(refused(bytes, &st).rule(), *rule, "case {i}");
+    }
+    let expired =
+        verify(&two(&p, &amazon_roots()), &st, at(EXPIRES), &policy()).expect_err("expired");
+    assert_eq!(expired.rule(), Rule::Time);
+    let new = Keys::new(1);
+    let rotating = payload(2, &amazon_roots(), &new.set(1));
+    assert_eq!(
+        refused(&two(&rotating, &amazon_roots()), &st).rule(),
+        Rule::SignerRotation
+    );
+    assert!(Rule::ALL.windows(2).all(|w| w[0] < w[1]));
+}

@@ -1,80 +1,90 @@
-//! `iot-roots inspect`: the compiled-in roots, their pins and how long each has left.
+//! `iot-roots inspect`: roots, their pins and how long each has left.
 
 use std::process::ExitCode;
 
-use aws_iot_roots::{RemovalBasis, Root, ROOTS};
+use aws_iot_roots::{RemovalBasis, RootProgramRemoval};
 use rustls_pki_types::UnixTime;
 use serde::Serialize;
 
+use crate::source::{Entry, SourceArgs};
 use crate::table::{use_colour, Table, Tone};
 use crate::time_arg::{days_between, now_or_clock, parse_rfc3339, rfc3339};
 
 /// Days left under which a deadline is highlighted: the build script's default warning
 /// window, the time a fleet needs to roll a root bundle out.
-const WARN_DAYS: i64 = 730;
+pub(crate) const WARN_DAYS: i64 = 730;
+
+/// How a read command reports: JSON or a table, at a given time or now.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ReportArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Evaluate at this time (RFC 3339) instead of now.
+    #[arg(long, value_name = "RFC3339", value_parser = parse_rfc3339)]
+    pub(crate) now: Option<UnixTime>,
+}
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Print JSON instead of a table.
-    #[arg(long)]
-    json: bool,
-    /// Evaluate days left at this time (RFC 3339) instead of now.
-    #[arg(long, value_name = "RFC3339", value_parser = parse_rfc3339)]
-    now: Option<UnixTime>,
+    #[command(flatten)]
+    source: SourceArgs,
+    #[command(flatten)]
+    report: ReportArgs,
 }
 
 #[derive(Debug, Serialize)]
-struct RootView {
-    name: &'static str,
-    feature: &'static str,
-    subject: &'static str,
-    key: String,
-    not_before: String,
-    not_after: String,
-    days_left: i64,
-    root_program_removal: Option<RemovalView>,
-    sha256: String,
-    spki_sha256: String,
+pub(crate) struct RootView {
+    pub(crate) name: String,
+    pub(crate) subject: String,
+    pub(crate) key: String,
+    pub(crate) not_after: String,
+    pub(crate) days_left: i64,
+    pub(crate) root_program_removal: Option<RemovalView>,
+    pub(crate) sha256: String,
+    pub(crate) spki_sha256: String,
 }
 
 #[derive(Debug, Serialize)]
-struct RemovalView {
-    program: &'static str,
-    date: String,
-    basis: &'static str,
-    days_left: i64,
-    note: &'static str,
+pub(crate) struct RemovalView {
+    pub(crate) program: &'static str,
+    pub(crate) date: String,
+    pub(crate) basis: &'static str,
+    pub(crate) days_left: i64,
+    pub(crate) note: &'static str,
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn view(root: &Root, now: UnixTime) -> RootView {
-    RootView {
-        name: root.name,
-        feature: root.feature,
-        subject: root.subject,
-        key: root.key.to_string(),
-        not_before: rfc3339(root.not_before),
-        not_after: rfc3339(root.not_after),
-        days_left: days_between(now, root.not_after),
-        root_program_removal: root.root_program_removal.map(|r| RemovalView {
-            program: r.program,
-            date: rfc3339(r.date),
-            basis: match r.basis {
-                RemovalBasis::Announced => "announced",
-                _ => "projected",
-            },
-            days_left: days_between(now, r.date),
-            note: r.note,
-        }),
-        sha256: hex(&root.sha256),
-        spki_sha256: hex(&root.spki_sha256),
+pub(crate) fn removal_view(r: &RootProgramRemoval, now: UnixTime) -> RemovalView {
+    RemovalView {
+        program: r.program,
+        date: rfc3339(r.date),
+        basis: match r.basis {
+            RemovalBasis::Announced => "announced",
+            _ => "projected",
+        },
+        days_left: days_between(now, r.date),
+        note: r.note,
     }
 }
 
-fn tone(days: i64) -> Tone {
+pub(crate) fn view(e: &Entry, now: UnixTime) -> RootView {
+    RootView {
+        name: e.name.clone(),
+        subject: e.subject.clone(),
+        key: e.key.clone(),
+        not_after: rfc3339(e.not_after),
+        days_left: days_between(now, e.not_after),
+        root_program_removal: e.removal.as_ref().map(|r| removal_view(r, now)),
+        sha256: hex(&e.sha256),
+        spki_sha256: hex(&e.spki_sha256),
+    }
+}
+
+pub(crate) fn tone(days: i64) -> Tone {
     match days {
         d if d < 0 => Tone::Bad,
         d if d < WARN_DAYS => Tone::Warn,
@@ -83,10 +93,14 @@ fn tone(days: i64) -> Tone {
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let now = now_or_clock(args.now);
-    let views: Vec<RootView> = ROOTS.iter().map(|r| view(r, now)).collect();
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&views)?);
+    let now = now_or_clock(args.report.now);
+    let (source, entries) = args.source.load()?;
+    let views: Vec<RootView> = entries.iter().map(|e| view(e, now)).collect();
+    if args.report.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "source": source, "roots": views }))?
+        );
         return Ok(ExitCode::SUCCESS);
     }
     let mut t = Table::new(vec![
@@ -113,7 +127,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             None => ("-".into(), Tone::Plain),
         };
         t.row(vec![
-            (v.name.into(), Tone::Plain),
+            (v.name.clone(), Tone::Plain),
             (v.key.clone(), Tone::Plain),
             (v.not_after[..10].into(), Tone::Plain),
             (v.days_left.to_string(), tone(v.days_left)),
@@ -123,8 +137,9 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         ]);
     }
     print!("{}", t.render(use_colour()));
+    eprintln!("source: {source}");
     if views.is_empty() {
-        eprintln!("note: no root feature is enabled in this build");
+        eprintln!("note: no roots");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,150 @@
+//! `keygen`, `pubkey`, `signer-set`: Ed25519 release keys, interchangeable with OpenSSL.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context as _};
+use aws_iot_roots::bundle::{PublicKey, SignerSet, SigningKey};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+
+use crate::fsutil::{read_string, write_atomic, Existing};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct KeygenArgs {
+    /// Where to write the private key (PKCS#8 PEM, mode 0600). Never overwritten.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// Also write the public key here (SPKI PEM). Never overwritten.
+    #[arg(long, value_name = "FILE")]
+    pub_out: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct PubkeyArgs {
+    /// A private key (PKCS#8 PEM) or public key (SPKI PEM).
+    key: PathBuf,
+    /// Print the SPKI PEM instead of the base64 key and key id.
+    #[arg(long)]
+    pem: bool,
+    /// Print JSON.
+    #[arg(long, conflicts_with = "pem")]
+    json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct SignerSetArgs {
+    /// How many distinct keys must sign.
+    #[arg(long)]
+    threshold: u32,
+    /// Public (or private) key files of the signers.
+    #[arg(required = true)]
+    keys: Vec<PathBuf>,
+    /// Where to write the signer-set file (JSON).
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+}
+
+/// A signer-set file: the keys as bundles carry them (base64 of the raw 32 bytes).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SignerSetFile {
+    pub(crate) threshold: u32,
+    pub(crate) keys: Vec<String>,
+}
+
+/// Reads a public key from SPKI PEM, or derives it from a PKCS#8 private key.
+pub(crate) fn public_key(path: &Path) -> anyhow::Result<PublicKey> {
+    let pem = read_string(path)?;
+    if pem.contains("PRIVATE KEY") {
+        return Ok(signing_key(path)?.public_key());
+    }
+    PublicKey::from_spki_pem(&pem)
+        .with_context(|| format!("{}: not an Ed25519 public key", path.display()))
+}
+
+pub(crate) fn signing_key(path: &Path) -> anyhow::Result<SigningKey> {
+    let pem = read_string(path)?;
+    SigningKey::from_pkcs8_pem(&pem)
+        .with_context(|| format!("{}: not an Ed25519 PKCS#8 private key", path.display()))
+}
+
+pub(crate) fn load_signer_set(path: &Path) -> anyhow::Result<SignerSet> {
+    let file: SignerSetFile = serde_json::from_str(&read_string(path)?)
+        .with_context(|| format!("{}: not a signer-set file", path.display()))?;
+    let mut keys = Vec::new();
+    for (i, k) in file.keys.iter().enumerate() {
+        let raw = B64
+            .decode(k)
+            .with_context(|| format!("{}: key #{i} is not base64", path.display()))?;
+        keys.push(
+            PublicKey::from_bytes(&raw).with_context(|| format!("{}: key #{i}", path.display()))?,
+        );
+    }
+    SignerSet::new(keys, file.threshold).with_context(|| path.display().to_string())
+}
+
+pub(crate) fn signer_set_json(set: &SignerSet) -> String {
+    let file = SignerSetFile {
+        threshold: set.threshold(),
+        keys: set.keys().iter().map(PublicKey::to_base64).collect(),
+    };
+    serde_json::to_string_pretty(&file).unwrap_or_default() + "\n"
+}
+
+pub(crate) fn keygen(args: &KeygenArgs) -> anyhow::Result<ExitCode> {
+    if let Some(p) = &args.pub_out {
+        if p.exists() {
+            bail!("{} already exists; refusing to overwrite it", p.display());
+        }
+    }
+    let key = SigningKey::generate();
+    let pem = key.to_pkcs8_pem()?;
+    write_atomic(&args.out, pem.as_bytes(), 0o600, Existing::Refuse)?;
+    let public = key.public_key();
+    if let Some(p) = &args.pub_out {
+        write_atomic(p, public.to_spki_pem()?.as_bytes(), 0o644, Existing::Refuse)?;
+    }
+    println!("public key: {}", public.to_base64());
+    println!("key id:     {}", public.key_id());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn pubkey(args: &PubkeyArgs) -> anyhow::Result<ExitCode> {
+    let key = public_key(&args.key)?;
+    if args.pem {
+        print!("{}", key.to_spki_pem()?);
+    } else if args.json {
+        println!(
+            "{}",
+            serde_json::json!({ "public_key": key.to_base64(), "key_id": key.key_id() })
+        );
+    } else {
+        println!("public key: {}", key.to_base64());
+        println!("key id:     {}", key.key_id());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn signer_set(args: &SignerSetArgs) -> anyhow::Result<ExitCode> {
+    let keys = args
+        .keys
+        .iter()
+        .map(|p| public_key(p))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let set = SignerSet::new(keys, args.threshold)?;
+    write_atomic(
+        &args.out,
+        signer_set_json(&set).as_bytes(),
+        0o644,
+        Existing::Replace,
+    )?;
+    println!(
+        "{} of {} keys: {}",
+        set.threshold(),
+        set.keys().len(),
+        args.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,157 @@
+//! Where roots come from: the compiled-in set, a directory of PEM files, one PEM file, or a
+//! bundle. Every certificate is read by the library's own parser.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _};
+use aws_iot_roots::bundle::{Bundle, CertificateInfo, Limits};
+use aws_iot_roots::{known_removal, RootProgramRemoval, ROOTS};
+use rustls_pki_types::pem::PemObject as _;
+use rustls_pki_types::{CertificateDer, UnixTime};
+
+use crate::fsutil::read;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct SourceArgs {
+    /// Read every *.pem and *.crt file in this directory instead of the compiled-in roots.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["pem", "bundle"])]
+    roots: Option<PathBuf>,
+    /// Read the certificates in this PEM file.
+    #[arg(long, value_name = "FILE", conflicts_with = "bundle")]
+    pem: Option<PathBuf>,
+    /// Read the roots a bundle carries (not verified: use `bundle verify` for that).
+    #[arg(long, value_name = "FILE")]
+    bundle: Option<PathBuf>,
+}
+
+/// One root, whatever its source.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    pub(crate) name: String,
+    pub(crate) subject: String,
+    pub(crate) key: String,
+    pub(crate) not_after: UnixTime,
+    pub(crate) sha256: [u8; 32],
+    pub(crate) spki_sha256: [u8; 32],
+    pub(crate) removal: Option<RootProgramRemoval>,
+    pub(crate) der: CertificateDer<'static>,
+}
+
+fn common_name(subject: &str) -> Option<String> {
+    subject
+        .split(", ")
+        .find_map(|rdn| rdn.strip_prefix("CN="))
+        .map(|cn| cn.replace("\\,", ","))
+}
+
+pub(crate) fn entry_from_der(
+    der: CertificateDer<'static>,
+    name: Option<String>,
+) -> anyhow::Result<Entry> {
+    let info = CertificateInfo::from_der(&der)?;
+    Ok(Entry {
+        name: name
+            .or_else(|| common_name(&info.subject))
+            .unwrap_or_else(|| info.subject.clone()),
+        subject: info.subject,
+        key: info
+            .key
+            .map(|k| k.to_string())
+            .unwrap_or_else(|| "unsupported".into()),
+        not_after: info.not_after,
+        removal: known_removal(&info.sha256),
+        sha256: info.sha256,
+        spki_sha256: info.spki_sha256,
+        der,
+    })
+}
+
+/// Every certificate in a PEM file; a file with none is an error.
+pub(crate) fn pem_certificates(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
+    let bytes = read(path)?;
+    let certs = CertificateDer::pem_slice_iter(&bytes)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow::anyhow!("{}: bad PEM: {e:?}", path.display()))?;
+    if certs.is_empty() {
+        bail!("{}: no certificate in this file", path.display());
+    }
+    Ok(certs)
+}
+
+/// The *.pem and *.crt files in a directory, sorted.
+pub(crate) fn pem_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for e in std::fs::read_dir(dir).with_context(|| format!("read directory {}", dir.display()))? {
+        let p = e?.path();
+        if p.extension().is_some_and(|x| x == "pem" || x == "crt") {
+            files.push(p);
+        }
+    }
+    files.sort();
+    if files.is_empty() {
+        bail!("{}: no *.pem or *.crt file", dir.display());
+    }
+    Ok(files)
+}
+
+impl SourceArgs {
+    /// The roots, and a description of where they came from.
+    pub(crate) fn load(&self) -> anyhow::Result<(String, Vec<Entry>)> {
+        if let Some(dir) = &self.roots {
+            let mut out = Vec::new();
+            for f in pem_files(dir)? {
+                for der in pem_certificates(&f)? {
+                    out.push(entry_from_der(der, None).with_context(|| f.display().to_string())?);
+                }
+            }
+            return Ok((format!("directory {}", dir.display()), out));
+        }
+        if let Some(pem) = &self.pem {
+            let out = pem_certificates(pem)?
+                .into_iter()
+                .map(|d| entry_from_der(d, None))
+                .collect::<anyhow::Result<_>>()?;
+            return Ok((format!("PEM file {}", pem.display()), out));
+        }
+        if let Some(path) = &self.bundle {
+            let bundle = Bundle::from_bytes(&read(path)?, &Limits::default())
+                .with_context(|| path.display().to_string())?;
+            let payload = bundle
+                .payload_unverified(&Limits::default())
+                .with_context(|| path.display().to_string())?;
+            let mut out = Vec::new();
+            for der in bundle.certificates() {
+                let der = der.into_owned();
+                let info = CertificateInfo::from_der(&der)?;
+                let name = payload
+                    .roots
+                    .iter()
+                    .find(|r| r.sha256 == info.sha256)
+                    .and_then(|r| r.name.clone());
+                out.push(entry_from_der(der, name)?);
+            }
+            return Ok((
+                format!(
+                    "bundle {} (unverified), version {}",
+                    path.display(),
+                    payload.version
+                ),
+                out,
+            ));
+        }
+        let out = ROOTS
+            .iter()
+            .map(|r| Entry {
+                name: r.name.into(),
+                subject: r.subject.into(),
+                key: r.key.to_string(),
+                not_after: r.not_after,
+                sha256: r.sha256,
+                spki_sha256: r.spki_sha256,
+                removal: r.root_program_removal,
+                der: r.der.clone(),
+            })
+            .collect();
+        Ok(("compiled-in roots".into(), out))
+    }
+}
