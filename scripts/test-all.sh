@@ -12,6 +12,8 @@ need() { # need COMMAND DEBIAN-PACKAGE
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
 }
 need openssl openssl
+# mosquitto lives in /usr/sbin, which a non-login PATH may lack.
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need mosquitto mosquitto
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -23,6 +25,7 @@ cargo clippy --locked --workspace --all-targets --all-features -- -D warnings
 cargo clippy --locked -p aws-iot-roots --lib --no-default-features -- -D warnings
 cargo clippy --locked -p aws-iot-roots --all-targets --features bundle -- -D warnings
 cargo clippy --locked -p aws-iot-roots --all-targets --features store -- -D warnings
+cargo clippy --locked -p aws-iot-roots --all-targets --features client -- -D warnings
 
 step "docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --locked --workspace --no-deps --all-features

@@ -39,6 +39,8 @@
 //! | `alloc` | with `std` | heap allocation |
 //! | `rustls` | no | [`root_cert_store`] for rustls 0.23 (no crypto provider chosen) |
 //! | `bundle` | no | [`bundle::verify`]: signed root bundles, for devices (needs `std`) |
+//! | `client` | no | [`client::client_config`]: rustls config with AWS IoT ALPN rules, endpoint checks, UnknownIssuer diagnostics |
+//! | `rumqttc` | no | [`client`] plus rumqttc options (no crypto provider forced) |
 //! | `store` | no | [`store::TrustStore`]: crash-safe stage → health check → commit, for fleet agents |
 //! | `signing` | no | [`bundle::BundleBuilder`], [`bundle::SigningKey`]: release tooling; devices only verify |
 //!
@@ -67,9 +69,11 @@ extern crate alloc;
 extern crate std;
 
 // Shared verbatim with build.rs and the tests; not every item is used by the library.
-#[cfg(feature = "bundle")]
+#[cfg(any(feature = "bundle", feature = "client"))]
 #[allow(dead_code)]
 mod certparse;
+#[cfg(feature = "client")]
+pub mod client;
 #[cfg(feature = "bundle")]
 mod dsse;
 #[cfg(feature = "bundle")]

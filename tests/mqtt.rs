@@ -1,0 +1,503 @@
+//! Connecting the way users do, against a real mosquitto on loopback: rustls + rumqttc with a
+//! client certificate, UnknownIssuer with its diagnostic, a committed bundle that fixes it,
+//! ALPN `x-amzn-mqtt-ca`, and the AWS IoT Jobs flow of examples/fleet_agent.rs.
+#![cfg(all(
+    feature = "rumqttc",
+    feature = "store",
+    feature = "signing",
+    feature = "amazon-root-ca-1",
+    feature = "amazon-root-ca-3"
+))]
+
+#[allow(dead_code)]
+#[path = "../examples/fleet_agent.rs"]
+mod agent;
+#[path = "support/mosquitto.rs"]
+mod mosquitto;
+#[path = "support/bundles.rs"]
+mod support;
+
+use std::io::{Read as _, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use aws_iot_roots::bundle::{BundleBuilder, Limits};
+use aws_iot_roots::client::{
+    anchors_from_pem, client_config, mqtt_options, ClientAuth, Diagnostics, Endpoint, Protocol,
+    ALPN_MQTT_CLIENT_CERT,
+};
+use aws_iot_roots::store::{StoreConfig, TrustStore};
+use base64::Engine as _;
+use mosquitto::{Mosquitto, Pki};
+use rumqttc::{Client, Connection, Event, Packet, QoS};
+use rustls::RootCertStore;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, TrustAnchor};
+use support::*;
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn connect(
+    port: u16,
+    roots: RootCertStore,
+    auth: ClientAuth,
+    id: &str,
+) -> (Client, Connection, Diagnostics) {
+    let (config, diagnostics) =
+        client_config(provider(), roots, Protocol::Mqtt, 8883, Some(auth)).expect("config");
+    let endpoint = Endpoint::parse(&format!("localhost:{port}")).expect("endpoint");
+    let mut options = mqtt_options(&endpoint, id, config);
+    options.set_keep_alive(Duration::from_secs(5));
+    let (client, connection) = Client::new(options, 16);
+    (client, connection, diagnostics)
+}
+
+/// Waits for the first publish on `topic`, failing on a connection error or after 10 s.
+fn next_publish(conn: &mut Connection, topic: &str) -> Result<Vec<u8>, String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        match conn.recv_timeout(Duration::from_millis(200)) {
+            Ok(Ok(Event::Incoming(Packet::Publish(p)))) if p.topic == topic => {
+                return Ok(p.payload.to_vec())
+            }
+            Ok(Ok(_)) | Err(_) => {}
+            Ok(Err(e)) => return Err(e.to_string()),
+        }
+    }
+    Err(format!("no message on {topic} within 10 s"))
+}
+
+fn server_ca_roots(pki: &Pki) -> RootCertStore {
+    RootCertStore {
+        roots: anchors_from_pem(pki.server_ca_pem().as_bytes()).expect("anchors"),
+    }
+}
+
+fn round_trip(port: u16, roots: RootCertStore, pki: &Pki, id: &str) -> Result<(), String> {
+    let (client, mut conn, diagnostics) = connect(port, roots, pki.client_auth(), id);
+    let topic = format!("test/{id}");
+    client
+        .subscribe(&topic, QoS::AtLeastOnce)
+        .map_err(|e| e.to_string())?;
+    client
+        .publish(
+            &topic,
+            QoS::AtLeastOnce,
+            false,
+            b"hello from aws-iot-roots".to_vec(),
+        )
+        .map_err(|e| e.to_string())?;
+    let got = next_publish(&mut conn, &topic).map_err(|e| match diagnostics.unknown_issuer() {
+        Some(d) => format!("{e}: {d}"),
+        None => e,
+    })?;
+    assert_eq!(got, b"hello from aws-iot-roots");
+    Ok(())
+}
+
+#[test]
+fn with_a_client_certificate_a_client_connects_subscribes_publishes_and_receives() {
+    let pki = Pki::new();
+    let Some(broker) = Mosquitto::start(&pki) else {
+        return;
+    };
+    round_trip(broker.tls_port, server_ca_roots(&pki), &pki, "c1").expect("round trip");
+}
+
+#[test]
+fn without_a_client_certificate_the_broker_refuses() {
+    let pki = Pki::new();
+    let Some(broker) = Mosquitto::start(&pki) else {
+        return;
+    };
+    // A certificate from another CA than the broker's client CA.
+    let other = Pki::new();
+    let (client, mut conn, _) = connect(
+        broker.tls_port,
+        server_ca_roots(&pki),
+        other.client_auth(),
+        "stranger",
+    );
+    client.subscribe("x", QoS::AtMostOnce).expect("queue");
+    assert!(next_publish(&mut conn, "x").is_err());
+}
+
+#[test]
+fn compiled_in_roots_fail_with_unknown_issuer_and_the_diagnostic_names_the_issuer() {
+    let pki = Pki::new();
+    let Some(broker) = Mosquitto::start(&pki) else {
+        return;
+    };
+    let (client, mut conn, diagnostics) = connect(
+        broker.tls_port,
+        aws_iot_roots::root_cert_store(),
+        pki.client_auth(),
+        "c2",
+    );
+    client.subscribe("x", QoS::AtMostOnce).expect("queue");
+    let err = next_publish(&mut conn, "x").expect_err("must not connect");
+    assert!(err.contains("UnknownIssuer"), "{err}");
+    let d = diagnostics.unknown_issuer().expect("diagnosed");
+    assert!(
+        d.presented_issuer
+            .contains("CN=aws-iot-roots test server CA"),
+        "{}",
+        d.presented_issuer
+    );
+    assert!(
+        d.presented_issuer.contains("O=aws-iot-roots tests"),
+        "{}",
+        d.presented_issuer
+    );
+    assert!(!d.looks_legacy);
+    assert!(d.to_string().contains("aws-iot-roots test server CA"));
+}
+
+#[test]
+fn after_a_committed_bundle_with_the_test_ca_the_same_client_connects() {
+    let pki = Pki::new();
+    let Some(broker) = Mosquitto::start(&pki) else {
+        return;
+    };
+    let keys = Keys::new(1);
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut store =
+        TrustStore::open(dir.path(), StoreConfig::new(FLEET, keys.set(1))).expect("store");
+    assert!(
+        round_trip(broker.tls_port, store.root_cert_store(), &pki, "c3").is_err(),
+        "compiled-in roots must fail"
+    );
+    let mut bundle = BundleBuilder::new(FLEET, 1, at(ISSUED), at(EXPIRES), keys.set(1))
+        .root(pki.server_ca.der().clone(), Some("test server CA".into()))
+        .root(root_der("Amazon Root CA 1").into(), None)
+        .build(&Limits::default())
+        .expect("bundle");
+    bundle.sign(&keys.keys[0]);
+    let auth = pki.client_auth();
+    let mut check = aws_iot_roots::store::TlsHandshakeCheck::new(
+        "localhost",
+        broker.tls_port,
+        "localhost",
+        provider(),
+    )
+    .expect("check")
+    .with_client_auth(auth.0, auth.1);
+    store.stage(&bundle.to_bytes(), at(CLOCK)).expect("stage");
+    store
+        .health_check(&mut check, at(CLOCK))
+        .expect("health check against mosquitto");
+    store.commit(at(CLOCK)).expect("commit");
+    drop(store);
+    let store = TrustStore::open(dir.path(), StoreConfig::new(FLEET, keys.set(1))).expect("reopen");
+    round_trip(broker.tls_port, store.root_cert_store(), &pki, "c3")
+        .expect("connects after the update");
+}
+
+/// mosquitto 2.0 has no listener-side ALPN (only `bridge_alpn`), so this front plays AWS IoT
+/// Core's port 443: TLS with the test chain, client certificates required, ALPN
+/// `x-amzn-mqtt-ca` required, then the MQTT bytes forwarded to mosquitto's plain listener.
+fn alpn_front(pki: &Pki, mosquitto_plain: u16) -> (u16, mpsc::Receiver<Option<Vec<u8>>>) {
+    let client_roots = RootCertStore {
+        roots: anchors_from_pem(pki.client_ca_pem.as_bytes()).expect("client CA"),
+    };
+    let client_verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(client_roots),
+        provider(),
+    )
+    .build()
+    .expect("client verifier");
+    let mut config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_client_cert_verifier(client_verifier)
+        .with_single_cert(
+            pki.server_chain.clone(),
+            PrivateKeyDer::Pkcs8(pki.server_key_der.clone().into()),
+        )
+        .expect("server config");
+    config.alpn_protocols = vec![ALPN_MQTT_CLIENT_CERT.to_vec()];
+    let config = Arc::new(config);
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let (seen_tx, seen_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(4) {
+            let Ok(mut tcp) = stream else { continue };
+            let config = config.clone();
+            let seen_tx = seen_tx.clone();
+            std::thread::spawn(move || {
+                let Ok(mut conn) = rustls::ServerConnection::new(config) else {
+                    return;
+                };
+                while conn.is_handshaking() {
+                    if conn.complete_io(&mut tcp).is_err() {
+                        let _ = seen_tx.send(None); // refused: no ALPN overlap, or no client cert
+                        return;
+                    }
+                }
+                let _ = seen_tx.send(conn.alpn_protocol().map(<[u8]>::to_vec));
+                let Ok(upstream) = TcpStream::connect(("127.0.0.1", mosquitto_plain)) else {
+                    return;
+                };
+                proxy(rustls::StreamOwned::new(conn, tcp), upstream);
+            });
+        }
+    });
+    (port, seen_rx)
+}
+
+fn proxy(mut tls: rustls::StreamOwned<rustls::ServerConnection, TcpStream>, mut up: TcpStream) {
+    let _ = tls.sock.set_read_timeout(Some(Duration::from_millis(20)));
+    let _ = up.set_read_timeout(Some(Duration::from_millis(20)));
+    let mut buf = [0u8; 16 * 1024];
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        match tls.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => {
+                if up.write_all(&buf[..n]).is_err() {
+                    return;
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return,
+        }
+        match up.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => {
+                if tls.write_all(&buf[..n]).and_then(|_| tls.flush()).is_err() {
+                    return;
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+#[test]
+fn the_helper_negotiates_x_amzn_mqtt_ca_for_port_443() {
+    let pki = Pki::new();
+    let Some(broker) = Mosquitto::start(&pki) else {
+        return;
+    };
+    let (front, seen) = alpn_front(&pki, broker.plain_port);
+    // The config for MQTT on 443 offers x-amzn-mqtt-ca; the transport goes to the front.
+    let (config, _) = client_config(
+        provider(),
+        server_ca_roots(&pki),
+        Protocol::Mqtt,
+        443,
+        Some(pki.client_auth()),
+    )
+    .expect("config");
+    assert_eq!(config.alpn_protocols, vec![b"x-amzn-mqtt-ca".to_vec()]);
+    let endpoint = Endpoint::parse(&format!("localhost:{front}")).expect("endpoint");
+    let (client, mut conn) = Client::new(mqtt_options(&endpoint, "alpn-1", config), 16);
+    client.subscribe("alpn/t", QoS::AtLeastOnce).expect("sub");
+    client
+        .publish("alpn/t", QoS::AtLeastOnce, false, b"via 443".to_vec())
+        .expect("pub");
+    assert_eq!(
+        next_publish(&mut conn, "alpn/t").expect("round trip through the ALPN front"),
+        b"via 443"
+    );
+    assert_eq!(
+        seen.recv_timeout(Duration::from_secs(5))
+            .expect("front saw it"),
+        Some(b"x-amzn-mqtt-ca".to_vec())
+    );
+    // The 8883 configuration offers no ALPN, and the 443 front refuses it, as AWS does.
+    let (plain, _) = client_config(
+        provider(),
+        server_ca_roots(&pki),
+        Protocol::Mqtt,
+        8883,
+        Some(pki.client_auth()),
+    )
+    .expect("config");
+    assert!(plain.alpn_protocols.is_empty());
+    let (client, mut conn) = Client::new(mqtt_options(&endpoint, "alpn-2", plain), 16);
+    client.subscribe("alpn/t", QoS::AtMostOnce).expect("sub");
+    assert!(next_publish(&mut conn, "alpn/t").is_err());
+    assert_eq!(
+        seen.recv_timeout(Duration::from_secs(5))
+            .expect("front saw it"),
+        None
+    );
+}
+
+// The AWS IoT Jobs flow: this test plays the Jobs service on mosquitto.
+
+struct Device {
+    keys: Keys,
+    dir: tempfile::TempDir,
+}
+
+fn job_document(bundle: &[u8]) -> serde_json::Value {
+    serde_json::json!({ "operation": agent::OPERATION, "bundle": base64::engine::general_purpose::STANDARD.encode(bundle) })
+}
+
+/// Offers one job to the agent and returns what it reported on the update topic.
+fn run_job(
+    pki: &Pki,
+    broker: &Mosquitto,
+    device: &Device,
+    job_id: &str,
+    document: serde_json::Value,
+) -> serde_json::Value {
+    let thing = "device-1";
+    let a = agent::Agent {
+        thing: thing.into(),
+        endpoint: Endpoint::parse(&format!("localhost:{}", broker.tls_port)).expect("endpoint"),
+        provider: provider(),
+        client_auth: pki.client_auth(),
+        store_dir: device.dir.path().to_path_buf(),
+        store_config: StoreConfig::new(FLEET, device.keys.set(1)),
+        // The device reaches the test broker through its application anchor (a private CA).
+        extra_anchors: anchors_from_pem(pki.server_ca_pem().as_bytes()).expect("anchors"),
+        health_target: Endpoint::parse(&format!("localhost:{}", broker.tls_port))
+            .expect("endpoint"),
+        clock: || at(CLOCK),
+    };
+    // The Jobs side listens for the update, then queues the job (retained, as a queued job
+    // stays pending until the device takes it).
+    let (jobs, mut jobs_conn, _) = connect(
+        broker.tls_port,
+        server_ca_roots(pki),
+        pki.client_auth(),
+        "jobs-service",
+    );
+    let update = agent::update_topic(thing, job_id);
+    jobs.subscribe(&update, QoS::AtLeastOnce).expect("sub");
+    let notify = serde_json::json!({ "timestamp": 1_798_848_000u64, "execution": { "jobId": job_id, "status": "QUEUED", "jobDocument": document } });
+    jobs.publish(
+        agent::notify_next_topic(thing),
+        QoS::AtLeastOnce,
+        true,
+        serde_json::to_vec(&notify).expect("json"),
+    )
+    .expect("pub");
+    let handle = std::thread::spawn(move || a.run(Some(1)).map_err(|e| e.to_string()));
+    let got = next_publish(&mut jobs_conn, &update).expect("the agent reports");
+    // Clear the retained job.
+    jobs.publish(
+        agent::notify_next_topic(thing),
+        QoS::AtLeastOnce,
+        true,
+        Vec::new(),
+    )
+    .expect("clear");
+    // Let the clear go out before the connection is dropped.
+    let until = Instant::now() + Duration::from_millis(300);
+    while Instant::now() < until {
+        let _ = jobs_conn.recv_timeout(Duration::from_millis(50));
+    }
+    let reports = handle.join().expect("agent thread").expect("agent run");
+    assert_eq!(reports.len(), 1);
+    serde_json::from_slice(&got).expect("update is JSON")
+}
+
+fn signed_bundle(device: &Device, version: u64, ders: &[CertificateDer<'static>]) -> Vec<u8> {
+    let mut b = BundleBuilder::new(FLEET, version, at(ISSUED), at(EXPIRES), device.keys.set(1));
+    for d in ders {
+        b = b.root(d.clone(), None);
+    }
+    let mut bundle = b.build(&Limits::default()).expect("bundle");
+    bundle.sign(&device.keys.keys[0]);
+    bundle.to_bytes()
+}
+
+fn active_version(dir: &Path, device: &Device) -> Option<u64> {
+    let store = TrustStore::open(dir, StoreConfig::new(FLEET, device.keys.set(1))).expect("open");
+    store.active_bundle().map(|b| b.payload().version)
+}
+
+#[test]
+fn aws_iot_jobs_flow_end_to_end() {
+    let pki = Pki::new();
+    let Some(broker) = Mosquitto::start(&pki) else {
+        return;
+    };
+    let device = Device {
+        keys: Keys::new(1),
+        dir: tempfile::tempdir().expect("tmp"),
+    };
+    let test_ca: CertificateDer<'static> = pki.server_ca.der().clone();
+
+    // A good bundle: SUCCEEDED, and active after a restart.
+    let good = signed_bundle(
+        &device,
+        2,
+        &[test_ca.clone(), root_der("Amazon Root CA 3").into()],
+    );
+    let update = run_job(&pki, &broker, &device, "roots-v2", job_document(&good));
+    assert_eq!(update["status"], "SUCCEEDED", "{update}");
+    assert_eq!(update["statusDetails"]["version"], "2");
+    assert_eq!(active_version(device.dir.path(), &device), Some(2));
+
+    // A tampered bundle: FAILED with the reason, active set unchanged.
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&signed_bundle(&device, 3, std::slice::from_ref(&test_ca)))
+            .expect("json");
+    v["certificates"][0] = serde_json::json!(
+        base64::engine::general_purpose::STANDARD.encode(root_der("Amazon Root CA 1"))
+    );
+    let update = run_job(
+        &pki,
+        &broker,
+        &device,
+        "roots-v3-tampered",
+        job_document(&serde_json::to_vec(&v).expect("json")),
+    );
+    assert_eq!(update["status"], "FAILED", "{update}");
+    let reason = update["statusDetails"]["reason"].as_str().expect("reason");
+    assert!(
+        reason.contains("not listed in the signed payload"),
+        "{reason}"
+    );
+    assert_eq!(active_version(device.dir.path(), &device), Some(2));
+
+    // Signed and valid, but without the broker's CA: the health check fails; FAILED.
+    let no_ca = signed_bundle(
+        &device,
+        4,
+        &[
+            root_der("Amazon Root CA 1").into(),
+            root_der("Amazon Root CA 3").into(),
+        ],
+    );
+    let update = run_job(
+        &pki,
+        &broker,
+        &device,
+        "roots-v4-unhealthy",
+        job_document(&no_ca),
+    );
+    assert_eq!(update["status"], "FAILED", "{update}");
+    let reason = update["statusDetails"]["reason"].as_str().expect("reason");
+    assert!(
+        reason.contains("health check") && reason.contains("UnknownIssuer"),
+        "{reason}"
+    );
+    assert_eq!(active_version(device.dir.path(), &device), Some(2));
+    let store = TrustStore::open(
+        device.dir.path(),
+        StoreConfig::new(FLEET, device.keys.set(1)),
+    )
+    .expect("open");
+    assert_eq!(store.staged(), None, "not left staged");
+    let anchors: Vec<TrustAnchor<'static>> = store.signed_anchors();
+    assert_eq!(anchors.len(), 2);
+}

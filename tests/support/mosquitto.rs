@@ -1,0 +1,183 @@
+//! A real mosquitto broker on loopback for tests: TLS with a server chain from a test CA,
+//! client certificates required, plus a plain listener for fronts. Stopped on drop, even when
+//! the test fails. Needs `mosquitto` (Debian package `mosquitto`): fails without it when `CI`
+//! is set, skips with a printed reason elsewhere.
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::Read as _;
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+/// The test PKI: a server CA and chain for `localhost`, and a client CA and device certificate.
+pub struct Pki {
+    pub server_ca: rcgen::Certificate,
+    pub server_chain: Vec<CertificateDer<'static>>,
+    pub server_key_pem: String,
+    pub server_key_der: Vec<u8>,
+    pub client_ca_pem: String,
+    pub client_chain: Vec<CertificateDer<'static>>,
+    pub client_key_der: Vec<u8>,
+}
+
+fn ca(cn: &str) -> (rcgen::Certificate, rcgen::KeyPair) {
+    let key = rcgen::KeyPair::generate().expect("key");
+    let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    p.distinguished_name.push(rcgen::DnType::CommonName, cn);
+    p.distinguished_name
+        .push(rcgen::DnType::OrganizationName, "aws-iot-roots tests");
+    (p.self_signed(&key).expect("ca"), key)
+}
+
+impl Pki {
+    pub fn new() -> Self {
+        let (server_ca, server_ca_key) = ca("aws-iot-roots test server CA");
+        let key = rcgen::KeyPair::generate().expect("key");
+        let mut p = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).expect("params");
+        p.distinguished_name
+            .push(rcgen::DnType::CommonName, "localhost");
+        let leaf = p
+            .signed_by(&key, &server_ca, &server_ca_key)
+            .expect("server leaf");
+        let (client_ca, client_ca_key) = ca("aws-iot-roots test device CA");
+        let dkey = rcgen::KeyPair::generate().expect("key");
+        let mut dp = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        dp.distinguished_name
+            .push(rcgen::DnType::CommonName, "device-1");
+        let device = dp
+            .signed_by(&dkey, &client_ca, &client_ca_key)
+            .expect("device cert");
+        Self {
+            server_chain: vec![leaf.der().clone()],
+            server_key_pem: key.serialize_pem(),
+            server_key_der: key.serialize_der(),
+            client_ca_pem: client_ca.pem(),
+            client_chain: vec![device.der().clone()],
+            client_key_der: dkey.serialize_der(),
+            server_ca,
+        }
+    }
+
+    pub fn client_auth(&self) -> (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>) {
+        (
+            self.client_chain.clone(),
+            PrivateKeyDer::Pkcs8(self.client_key_der.clone().into()),
+        )
+    }
+
+    pub fn server_ca_pem(&self) -> String {
+        self.server_ca.pem()
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+pub struct Mosquitto {
+    child: Child,
+    pub tls_port: u16,
+    pub plain_port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Mosquitto {
+    /// Starts mosquitto, or returns `None` (with a printed reason) when it is not installed
+    /// and `CI` is unset.
+    pub fn start(pki: &Pki) -> Option<Self> {
+        let bin = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
+            .into_iter()
+            .map(PathBuf::from)
+            .find(|p| p.exists());
+        let Some(bin) = bin else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "mosquitto is required in CI (scripts/test-all.sh installs it)"
+            );
+            eprintln!("skipping: mosquitto not installed (apt-get install mosquitto)");
+            return None;
+        };
+        let dir = tempfile::tempdir().expect("tmp");
+        let d = dir.path();
+        let chain: String = pki
+            .server_chain
+            .iter()
+            .map(|c| pem("CERTIFICATE", c))
+            .collect();
+        std::fs::write(d.join("server.pem"), chain).expect("write");
+        std::fs::write(d.join("server.key"), &pki.server_key_pem).expect("write");
+        std::fs::write(d.join("client-ca.pem"), &pki.client_ca_pem).expect("write");
+        let (tls_port, plain_port) = (free_port(), free_port());
+        let conf = format!(
+            "per_listener_settings true\n\
+             listener {tls_port} 127.0.0.1\n\
+             allow_anonymous true\n\
+             cafile {d}/client-ca.pem\n\
+             certfile {d}/server.pem\n\
+             keyfile {d}/server.key\n\
+             require_certificate true\n\
+             listener {plain_port} 127.0.0.1\n\
+             allow_anonymous true\n",
+            d = d.display()
+        );
+        std::fs::write(d.join("mosquitto.conf"), conf).expect("write");
+        let child = Command::new(bin)
+            .arg("-c")
+            .arg(d.join("mosquitto.conf"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start mosquitto");
+        let mut m = Self {
+            child,
+            tls_port,
+            plain_port,
+            dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", m.tls_port)).is_err()
+            || TcpStream::connect(("127.0.0.1", m.plain_port)).is_err()
+        {
+            if let Ok(Some(status)) = m.child.try_wait() {
+                let mut err = String::new();
+                if let Some(mut e) = m.child.stderr.take() {
+                    let _ = e.read_to_string(&mut err);
+                }
+                panic!("mosquitto exited ({status}): {err}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "mosquitto did not start listening"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(m)
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn pem(label: &str, der: &[u8]) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(chunk).expect("ascii"));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
