@@ -48,5 +48,8 @@ cargo test --locked -p aws-iot-roots --no-default-features --features amazon-roo
 cargo test --locked -p aws-iot-roots --no-default-features --features starfield-services-g2,std,rustls \
     --test features --test chains
 
+step "fuzz smoke: every target for ${FUZZ_SECONDS:-5} s (scripts/fuzz.sh runs longer)"
+bash scripts/fuzz.sh "${FUZZ_SECONDS:-5}"
+
 echo
 echo "all checks passed"

@@ -166,6 +166,12 @@ pub enum BundleError {
         /// The active version.
         current: u64,
     },
+    /// The bundle's version is the largest possible: no later bundle could ever be applied,
+    /// so accepting it would freeze the fleet (a fast-forward attack).
+    VersionExhausted {
+        /// The version offered.
+        version: u64,
+    },
     /// The bundle has the active version but a different payload.
     VersionConflict {
         /// The version both claim.
@@ -286,6 +292,12 @@ impl fmt::Display for BundleError {
             Self::Rollback { offered, current } => {
                 write!(f, "rollback: offered {offered}, current {current}")
             }
+            Self::VersionExhausted { version } => {
+                write!(
+                    f,
+                    "fast-forward: version {version} would leave no room for a later bundle"
+                )
+            }
             Self::VersionConflict { version } => write!(
                 f,
                 "version conflict: version {version} is active with a different payload"
@@ -396,6 +408,22 @@ impl Rule {
         Rule::Roots,
     ];
 
+    /// A stable snake_case name ("sizes", "payload_type", "current_signatures", "payload",
+    /// "fleet", "version", "signer_rotation", "time", "roots"), for reports and test data.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rule::Sizes => "sizes",
+            Rule::PayloadType => "payload_type",
+            Rule::CurrentSignatures => "current_signatures",
+            Rule::Payload => "payload",
+            Rule::Fleet => "fleet",
+            Rule::Version => "version",
+            Rule::SignerRotation => "signer_rotation",
+            Rule::Time => "time",
+            Rule::Roots => "roots",
+        }
+    }
+
     /// A one-line description.
     pub fn describe(self) -> &'static str {
         match self {
@@ -435,7 +463,9 @@ impl BundleError {
                 Rule::Payload
             }
             Self::WrongFleet { .. } => Rule::Fleet,
-            Self::Rollback { .. } | Self::VersionConflict { .. } => Rule::Version,
+            Self::Rollback { .. }
+            | Self::VersionConflict { .. }
+            | Self::VersionExhausted { .. } => Rule::Version,
             Self::Expired { .. } | Self::IssuedInFuture { .. } => Rule::Time,
             _ => Rule::Roots,
         }

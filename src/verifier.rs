@@ -704,7 +704,8 @@ pub(crate) fn check_roots(
 /// 4. The payload parses: schema, unknown fields and duplicate keys refused.
 /// 5. Fleet id equals the device's.
 /// 6. Version: greater than the active one; equal with an identical payload is
-///    [`Verdict::AlreadyActive`]; equal with another payload, or lower, is refused.
+///    [`Verdict::AlreadyActive`]; equal with another payload, or lower, is refused; so is
+///    `u64::MAX`, after which no bundle could ever be applied (a fast-forward freeze).
 /// 7. Signer rotation: a different signer set must also be signed by its own threshold.
 /// 8. Time: trusted time is max(`clock`, floor); refused when expired, or issued beyond the
 ///    clock tolerance in the future. A clock behind the floor is reported, not fatal.
@@ -758,7 +759,12 @@ pub fn verify(
         });
     }
 
-    // 6. Rollback and version conflicts.
+    // 6. Rollback, version conflicts, and a fast-forward to the last possible version.
+    if payload.version == u64::MAX {
+        return Err(BundleError::VersionExhausted {
+            version: payload.version,
+        });
+    }
     if payload.version < state.version {
         return Err(BundleError::Rollback {
             offered: payload.version,

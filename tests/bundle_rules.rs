@@ -1080,3 +1080,22 @@ fn every_refusal_names_the_rule_it_broke() {
     );
     assert!(Rule::ALL.windows(2).all(|w| w[0] < w[1]));
 }
+
+/// A fast-forward to the last possible version would freeze the fleet: nothing is greater.
+#[test]
+fn fast_forward_to_the_last_version_is_refused() {
+    let (k, st, mut p) = baseline();
+    p["version"] = json!(u64::MAX);
+    let err = refused(
+        &file(&p, &[by(&k.keys[0]), by(&k.keys[1])], &amazon_roots()),
+        &st,
+    );
+    assert_eq!(err, BundleError::VersionExhausted { version: u64::MAX });
+    // One below is an ordinary (if large) step.
+    p["version"] = json!(u64::MAX - 1);
+    apply(
+        &file(&p, &[by(&k.keys[0]), by(&k.keys[1])], &amazon_roots()),
+        &st,
+    )
+    .expect("large but not final");
+}

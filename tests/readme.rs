@@ -23,3 +23,39 @@ fn feature_table_matches_the_compiled_roots() {
         assert_eq!(cells[6], format!("{y:04}-{m:02}-{d:02}"), "{row}");
     }
 }
+
+/// docs/bundle-format.md states the limits; they must be the constants' values.
+#[cfg(feature = "bundle")]
+#[test]
+fn bundle_format_doc_states_the_real_limits() {
+    use aws_iot_roots::bundle::{
+        MAX_BUNDLE_BYTES, MAX_CERTIFICATE_BYTES, MAX_PAYLOAD_BYTES, MAX_ROOTS, MAX_SIGNATURES,
+    };
+    let doc = include_str!("../docs/bundle-format.md");
+    let thousands = |n: usize| {
+        let s = n.to_string();
+        let mut out = String::new();
+        for (i, c) in s.chars().enumerate() {
+            if i > 0 && (s.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        out
+    };
+    for needle in [
+        format!("payload ≤ {} bytes", thousands(MAX_PAYLOAD_BYTES)),
+        format!("At most {} bytes decoded", thousands(MAX_PAYLOAD_BYTES)),
+        format!("file ≤ {} bytes", thousands(MAX_BUNDLE_BYTES)),
+        format!("≤ {MAX_SIGNATURES} signatures"),
+        format!(
+            "≤ {MAX_ROOTS} certificates of ≤ {} bytes",
+            thousands(MAX_CERTIFICATE_BYTES)
+        ),
+    ] {
+        assert!(
+            doc.contains(&needle),
+            "docs/bundle-format.md should say {needle:?}"
+        );
+    }
+}

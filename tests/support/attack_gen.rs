@@ -1,0 +1,534 @@
+//! Generates the attack catalogue in tests/attacks/cases/ from the committed test keys.
+//! Used by `examples/make_attack_cases.rs` (to write it) and `tests/attacks.rs` (to check the
+//! committed catalogue is what this produces). Cases may also be added by hand.
+#![allow(dead_code, unreachable_pub)]
+
+use std::path::Path;
+
+use aws_iot_roots::bundle::{PublicKey, SignerSet, SigningKey, MAX_PAYLOAD_BYTES, PAYLOAD_TYPE};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::support::{
+    by, file, file_with, hex, payload, root_der, sha, Sig, CLOCK, EXPIRES, FLEET, FLOOR, ISSUED,
+};
+
+/// One case: a folder name, and the files in it.
+pub struct Case {
+    pub name: &'static str,
+    pub case_json: Value,
+    pub bundle: Vec<u8>,
+}
+
+pub fn load_keys(dir: &Path) -> Vec<SigningKey> {
+    (1..=4)
+        .map(|i| {
+            let pem = std::fs::read_to_string(dir.join(format!("k{i}.pem"))).expect("test key");
+            SigningKey::from_pkcs8_pem(&pem).expect("PKCS#8")
+        })
+        .collect()
+}
+
+fn rfc3339(secs: u64) -> String {
+    let (y, m, d) = crate::common::civil((secs / 86_400) as i64);
+    let rem = secs % 86_400;
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+fn set_json(set: &SignerSet) -> Value {
+    json!({ "threshold": set.threshold(), "keys": set.keys().iter().map(PublicKey::to_base64).collect::<Vec<_>>() })
+}
+
+struct Ctx {
+    keys: Vec<SigningKey>,
+    set: SignerSet,
+}
+
+impl Ctx {
+    fn state(&self, version: u64) -> Value {
+        json!({ "fleet": FLEET, "version": version, "time_floor": rfc3339(FLOOR), "signers": set_json(&self.set), "payload_sha256": null })
+    }
+    fn payload(&self, version: u64) -> Value {
+        payload(version, &amazon(), &self.set)
+    }
+    fn two(&self) -> [Sig<'_>; 2] {
+        [by(&self.keys[0]), by(&self.keys[1])]
+    }
+}
+
+fn amazon() -> Vec<Vec<u8>> {
+    vec![root_der("Amazon Root CA 1"), root_der("Amazon Root CA 3")]
+}
+
+fn refused(rule: &str, error: &str) -> Value {
+    json!({ "outcome": "refused", "rule": rule, "error_contains": error })
+}
+
+fn case(
+    name: &'static str,
+    description: &str,
+    state: Value,
+    clock: u64,
+    expect: Value,
+    bundle: Vec<u8>,
+) -> Case {
+    Case {
+        name,
+        case_json: json!({ "description": description, "clock": rfc3339(clock), "state": state, "expect": expect }),
+        bundle,
+    }
+}
+
+fn edit(bundle: &[u8], f: impl FnOnce(&mut Value)) -> Vec<u8> {
+    let mut v: Value = serde_json::from_slice(bundle).expect("json");
+    f(&mut v);
+    serde_json::to_vec(&v).expect("json")
+}
+
+pub fn cases(keys: Vec<SigningKey>, testdata: &Path) -> Vec<Case> {
+    let set =
+        SignerSet::new(keys[..3].iter().map(SigningKey::public_key).collect(), 2).expect("set");
+    let c = Ctx { keys, set };
+    let pem_der = |rel: &str| {
+        let bytes = std::fs::read(testdata.join(rel)).expect("testdata");
+        rustls_pki_types::pem::PemObject::from_pem_slice(&bytes)
+            .map(|d: rustls_pki_types::CertificateDer<'static>| d.to_vec())
+            .expect("pem")
+    };
+    let valid = file(&c.payload(2), &c.two(), &amazon());
+    let mut out = Vec::new();
+
+    out.push(case("valid-baseline", "A 2-of-3 signed bundle, version 2 over Amazon Root CA 1 and 3, offered to a device at version 1.", c.state(1), CLOCK, json!({ "outcome": "accepted" }), valid.clone()));
+    let active_sha = {
+        let v: Value = serde_json::from_slice(&valid).expect("json");
+        let p = B64
+            .decode(v["envelope"]["payload"].as_str().expect("payload"))
+            .expect("b64");
+        hex(&Sha256::digest(p))
+    };
+    let mut st = c.state(2);
+    st["payload_sha256"] = json!(active_sha);
+    out.push(case(
+        "already-active",
+        "The active bundle offered again: a no-op.",
+        st.clone(),
+        CLOCK,
+        json!({ "outcome": "already_active" }),
+        valid.clone(),
+    ));
+    let mut other = c.payload(2);
+    other["roots"] = json!([{ "sha256": sha(&root_der("Amazon Root CA 3")) }]);
+    out.push(case(
+        "equal-version-other-payload",
+        "Version 2 again with a different payload.",
+        st,
+        CLOCK,
+        refused("version", "version conflict"),
+        file(&other, &c.two(), &[root_der("Amazon Root CA 3")]),
+    ));
+
+    let mut p = c.payload(5);
+    p["version"] = json!(5);
+    out.push(case(
+        "rollback",
+        "Version 5 offered to a device at version 7.",
+        c.state(7),
+        CLOCK,
+        refused("version", "rollback: offered 5, current 7"),
+        file(&p, &c.two(), &amazon()),
+    ));
+    let mut p = c.payload(1_000_000);
+    p["version"] = json!(1_000_000u64);
+    out.push(case(
+        "fast-forward-below-threshold",
+        "A far-ahead version signed by one compromised key of 2-of-3.",
+        c.state(1),
+        CLOCK,
+        refused("current_signatures", "fewer than 2"),
+        file(&p, &[by(&c.keys[0])], &amazon()),
+    ));
+    let mut p = c.payload(2);
+    p["version"] = json!(u64::MAX);
+    out.push(case(
+        "fast-forward-last-version",
+        "Version 2^64-1, properly signed: nothing could follow it.",
+        c.state(1),
+        CLOCK,
+        refused("version", "fast-forward"),
+        file(&p, &c.two(), &amazon()),
+    ));
+
+    let mut p = c.payload(2);
+    p["fleet"] = json!("acme-staging");
+    out.push(case(
+        "replay-across-fleets",
+        "A valid bundle of another fleet (same release keys).",
+        c.state(1),
+        CLOCK,
+        refused("fleet", "wrong fleet"),
+        file(&p, &c.two(), &amazon()),
+    ));
+
+    out.push(case(
+        "expired",
+        "The valid bundle, offered after its expires_at.",
+        c.state(1),
+        EXPIRES + 1,
+        refused("time", "expired"),
+        valid.clone(),
+    ));
+    let mut p = c.payload(2);
+    p["issued_at"] = json!(rfc3339(CLOCK + 2 * 86_400));
+    out.push(case(
+        "future-dated",
+        "Issued two days after the device's clock (tolerance: one hour).",
+        c.state(1),
+        CLOCK,
+        refused("time", "issued in the future"),
+        file(&p, &c.two(), &amazon()),
+    ));
+    let mut st = c.state(1);
+    st["time_floor"] = json!(rfc3339(ISSUED));
+    out.push(case("clock-stepped-back", "The device clock reads 2020, behind its floor: trusted time is the floor; accepted and flagged.", st, 1_577_836_800, json!({ "outcome": "accepted", "clock_behind_floor": true }), valid.clone()));
+    let mut st = c.state(1);
+    st["time_floor"] = json!(rfc3339(EXPIRES + 86_400));
+    out.push(case(
+        "clock-stepped-back-expired",
+        "The clock was set back to before expiry, but the floor is past it: still expired.",
+        st,
+        CLOCK,
+        refused("time", "expired"),
+        valid.clone(),
+    ));
+
+    out.push(case(
+        "unsigned",
+        "No signature at all.",
+        c.state(1),
+        CLOCK,
+        refused("current_signatures", "fewer than 2"),
+        file(&c.payload(2), &[], &amazon()),
+    ));
+    out.push(case(
+        "duplicate-signatures",
+        "One key's signature three times (tough CVE-2020-15093).",
+        c.state(1),
+        CLOCK,
+        refused("current_signatures", "fewer than 2"),
+        file(
+            &c.payload(2),
+            &[by(&c.keys[0]), by(&c.keys[0]), by(&c.keys[0])],
+            &amazon(),
+        ),
+    ));
+    let id2 = c.keys[1].public_key().key_id();
+    out.push(case(
+        "one-key-two-key-ids",
+        "One key's signature under its own and another key's id (GHSA-8m7c-8m39-rv4x).",
+        c.state(1),
+        CLOCK,
+        refused("current_signatures", "fewer than 2"),
+        file(
+            &c.payload(2),
+            &[
+                by(&c.keys[0]),
+                Sig {
+                    key: &c.keys[0],
+                    keyid: Some(id2),
+                },
+            ],
+            &amazon(),
+        ),
+    ));
+    let spliced = {
+        let mut p3 = c.payload(3);
+        p3["version"] = json!(3);
+        let other = file(&p3, &[by(&c.keys[1])], &amazon());
+        let other: Value = serde_json::from_slice(&other).expect("json");
+        edit(&valid, |v| {
+            v["envelope"]["signatures"][1] = other["envelope"]["signatures"][0].clone()
+        })
+    };
+    out.push(case(
+        "signature-over-other-payload",
+        "A genuine signature by key 2, but over another payload, spliced in.",
+        c.state(1),
+        CLOCK,
+        refused("current_signatures", "fewer than 2"),
+        spliced,
+    ));
+    let new_set = SignerSet::new(
+        vec![
+            c.keys[1].public_key(),
+            c.keys[2].public_key(),
+            c.keys[3].public_key(),
+        ],
+        2,
+    )
+    .expect("set");
+    let mut st = c.state(3);
+    st["signers"] = set_json(&new_set);
+    let mut p = payload(4, &amazon(), &c.set);
+    p["version"] = json!(4);
+    out.push(case(
+        "rotated-out-keys",
+        "After k1 was rotated out for k4, k1 and k2 sign: k1 no longer counts.",
+        st,
+        CLOCK,
+        refused("current_signatures", "fewer than 2"),
+        file(&p, &c.two(), &amazon()),
+    ));
+    let p = payload(2, &amazon(), &new_set);
+    out.push(case("rotation-without-new-keys", "A new signer set signed only by old keys (the new set's k4 did not sign; k2 alone is 1 of 2).", c.state(1), CLOCK, refused("signer_rotation", "new signer set"), file(&p, &[by(&c.keys[0]), by(&c.keys[1])], &amazon())));
+    out.push(case(
+        "rotation-accepted",
+        "A new signer set signed by 2 old keys and 2 new keys.",
+        c.state(1),
+        CLOCK,
+        json!({ "outcome": "accepted" }),
+        file(
+            &p,
+            &[by(&c.keys[0]), by(&c.keys[1]), by(&c.keys[3])],
+            &amazon(),
+        ),
+    ));
+
+    out.push(case(
+        "oversized-bundle",
+        "One byte over the 256 KiB file limit.",
+        c.state(1),
+        CLOCK,
+        refused("sizes", "BundleBytes"),
+        vec![b' '; 256 * 1024 + 1],
+    ));
+    out.push(case(
+        "oversized-payload",
+        "A payload one byte over what keeps the PAE KMS-signable.",
+        c.state(1),
+        CLOCK,
+        refused("sizes", "PayloadBytes"),
+        file_with(
+            PAYLOAD_TYPE,
+            &vec![b' '; MAX_PAYLOAD_BYTES + 1],
+            &c.two(),
+            &amazon(),
+        ),
+    ));
+    let sigs: Vec<Sig<'_>> = (0..17).map(|i| by(&c.keys[i % 3])).collect();
+    out.push(case(
+        "too-many-signatures",
+        "17 signature entries (limit 16).",
+        c.state(1),
+        CLOCK,
+        refused("sizes", "Signatures"),
+        file(&c.payload(2), &sigs, &amazon()),
+    ));
+    out.push(case(
+        "malformed-base64",
+        "The payload field is not base64.",
+        c.state(1),
+        CLOCK,
+        refused("sizes", "malformed envelope payload"),
+        edit(&valid, |v| v["envelope"]["payload"] = json!("%%%")),
+    ));
+    out.push(case(
+        "malformed-json",
+        "Not JSON.",
+        c.state(1),
+        CLOCK,
+        refused("sizes", "malformed bundle"),
+        b"{\"envelope\": [".to_vec(),
+    ));
+    let mut trailing = valid.clone();
+    trailing.extend_from_slice(b"{}");
+    out.push(case(
+        "trailing-data",
+        "A valid bundle followed by more JSON.",
+        c.state(1),
+        CLOCK,
+        refused("sizes", "trailing"),
+        trailing,
+    ));
+    let mut p = c.payload(2);
+    p["note"] = json!("hello");
+    out.push(case(
+        "unknown-field",
+        "An unknown payload field (signed).",
+        c.state(1),
+        CLOCK,
+        refused("payload", "unknown field"),
+        file(&p, &c.two(), &amazon()),
+    ));
+    let text = serde_json::to_string(&c.payload(2))
+        .expect("json")
+        .replacen(
+            "\"fleet\":\"acme-prod\"",
+            "\"fleet\":\"acme-prod\",\"fleet\":\"acme-prod\"",
+            1,
+        );
+    out.push(case(
+        "duplicate-field",
+        "The fleet field twice in the payload (signed).",
+        c.state(1),
+        CLOCK,
+        refused("payload", "duplicate field"),
+        file_with(PAYLOAD_TYPE, text.as_bytes(), &c.two(), &amazon()),
+    ));
+    let body = serde_json::to_vec(&c.payload(2)).expect("json");
+    out.push(case(
+        "wrong-payload-type",
+        "A properly signed payload of another type.",
+        c.state(1),
+        CLOCK,
+        refused("payload_type", "payloadType"),
+        file_with(
+            "application/vnd.aws-iot-roots.bundle.v2+json",
+            &body,
+            &c.two(),
+            &amazon(),
+        ),
+    ));
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    let mut p = c.payload(2);
+    p["signers"]["keys"][2] = json!(B64.encode(identity));
+    out.push(case(
+        "weak-key",
+        "The next signer set names a small-order key.",
+        c.state(1),
+        CLOCK,
+        refused("payload", "weak"),
+        file(&p, &c.two(), &amazon()),
+    ));
+    let mut p = c.payload(2);
+    p["signers"]["threshold"] = json!(0);
+    out.push(case(
+        "threshold-zero",
+        "The next signer set needs zero signatures.",
+        c.state(1),
+        CLOCK,
+        refused("payload", "threshold 0"),
+        file(&p, &c.two(), &amazon()),
+    ));
+
+    let leaf = pem_der(
+        "aws-chains/iot_eu-central-1_m04_2025/0_leaf_star.iot.eu-central-1.amazonaws.com.pem",
+    );
+    out.push(case(
+        "non-ca-root",
+        "A server certificate offered as a root.",
+        c.state(1),
+        CLOCK,
+        refused("roots", "not a CA"),
+        file(
+            &payload(2, std::slice::from_ref(&leaf), &c.set),
+            &c.two(),
+            &[leaf],
+        ),
+    ));
+    let p224 = pem_der("build/p224-root.pem");
+    out.push(case(
+        "unsupported-key",
+        "A P-224 root, a key rustls cannot use.",
+        c.state(1),
+        CLOCK,
+        refused("roots", "key rustls cannot use"),
+        file(
+            &payload(2, std::slice::from_ref(&p224), &c.set),
+            &c.two(),
+            &[p224],
+        ),
+    ));
+    let mut extra = amazon();
+    extra.push(root_der("Amazon Root CA 2"));
+    out.push(case(
+        "unlisted-certificate",
+        "A certificate the signed payload does not list.",
+        c.state(1),
+        CLOCK,
+        refused("roots", "not listed"),
+        file(&c.payload(2), &c.two(), &extra),
+    ));
+    out.push(case(
+        "missing-certificate",
+        "A listed root without its certificate.",
+        c.state(1),
+        CLOCK,
+        refused("roots", "has no certificate"),
+        file(&c.payload(2), &c.two(), &[root_der("Amazon Root CA 1")]),
+    ));
+    let cross = pem_der("aws-chains/crosssign/Amazon_Root_CA_1__by__SFS_G2.pem");
+    out.push(case(
+        "swapped-certificate-same-subject",
+        "Amazon Root CA 1 swapped for its cross-signed twin (same subject and key).",
+        c.state(1),
+        CLOCK,
+        refused("roots", "not listed"),
+        file(
+            &c.payload(2),
+            &c.two(),
+            &[cross.clone(), root_der("Amazon Root CA 3")],
+        ),
+    ));
+    let mut dup = amazon();
+    dup.push(root_der("Amazon Root CA 3"));
+    out.push(case(
+        "duplicate-certificate",
+        "One certificate carried twice.",
+        c.state(1),
+        CLOCK,
+        refused("roots", "listed twice"),
+        file(&c.payload(2), &c.two(), &dup),
+    ));
+    let same_key = vec![root_der("Amazon Root CA 1"), cross];
+    out.push(case(
+        "duplicate-root-spki",
+        "Two listed roots with one public key.",
+        c.state(1),
+        CLOCK,
+        refused("roots", "share one public key"),
+        file(&payload(2, &same_key, &c.set), &c.two(), &same_key),
+    ));
+    let mut p = c.payload(2);
+    p["roots"] = json!([]);
+    out.push(case(
+        "empty-root-set",
+        "No roots: a bundle must never empty a trust store.",
+        c.state(1),
+        CLOCK,
+        refused("roots", "no root"),
+        file(&p, &c.two(), &[]),
+    ));
+    let ca1 = vec![root_der("Amazon Root CA 1")];
+    let mut p = payload(2, &ca1, &c.set);
+    p["issued_at"] = json!("2038-06-01T00:00:00Z");
+    p["expires_at"] = json!("2039-06-01T00:00:00Z");
+    out.push(case(
+        "no-root-valid",
+        "Every root has expired at trusted time (CA 1 ends 2038-01-17).",
+        c.state(1),
+        2_159_049_600,
+        refused("roots", "no root is valid"),
+        file(&p, &c.two(), &ca1),
+    ));
+    out
+}
+
+/// Writes the cases as folders under `dir`.
+pub fn write(cases: &[Case], dir: &Path) {
+    for c in cases {
+        let d = dir.join(c.name);
+        std::fs::create_dir_all(&d).expect("mkdir");
+        let mut json = serde_json::to_vec_pretty(&c.case_json).expect("json");
+        json.push(b'\n');
+        std::fs::write(d.join("case.json"), json).expect("write");
+        std::fs::write(d.join("bundle.json"), &c.bundle).expect("write");
+    }
+}
