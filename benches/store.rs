@@ -37,8 +37,65 @@ fn store_construction(c: &mut Criterion) {
             black_box(store)
         })
     });
+    g.bench_function(
+        "rustls-native-certs: load the system store (Debian ca-certificates)",
+        |b| {
+            b.iter(|| {
+                let certs = rustls_native_certs::load_native_certs();
+                let mut store = RootCertStore::empty();
+                store.add_parsable_certificates(certs.certs);
+                black_box(store)
+            })
+        },
+    );
     g.finish();
 }
 
-criterion_group!(benches, store_construction);
+/// The real AWS IoT endpoint chain (tests/data) through rustls' verifier: our 5-anchor store
+/// against webpki-roots' full store, at a fixed time inside the leaf's validity.
+fn server_cert_verification(c: &mut Criterion) {
+    use std::sync::Arc;
+
+    use rustls::client::danger::ServerCertVerifier as _;
+    use rustls::client::WebPkiServerVerifier;
+    use rustls_pki_types::{ServerName, UnixTime};
+
+    let pem = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/aws-chains/iot_eu-central-1_m04_2025/chain_leaf_M04.pem"
+    ))
+    .expect("chain");
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
+        .map(|c| c.expect("pem"))
+        .collect();
+    let name = ServerName::try_from("a1b2c3-ats.iot.eu-central-1.amazonaws.com").expect("name");
+    // 2026-01-15T00:00:00Z
+    let now = UnixTime::since_unix_epoch(std::time::Duration::from_secs(1_768_435_200));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = |store: RootCertStore| {
+        WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider.clone())
+            .build()
+            .expect("verifier")
+    };
+    let ours = verifier(aws_iot_roots::root_cert_store());
+    let peer = verifier(RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    });
+    let mut g = c.benchmark_group("server_cert_verification");
+    g.bench_function("aws-iot-roots store (5 anchors)", |b| {
+        b.iter(|| {
+            ours.verify_server_cert(&chain[0], &chain[1..], &name, &[], now)
+                .expect("verifies")
+        })
+    });
+    g.bench_function("webpki-roots store (all anchors)", |b| {
+        b.iter(|| {
+            peer.verify_server_cert(&chain[0], &chain[1..], &name, &[], now)
+                .expect("verifies")
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, store_construction, server_cert_verification);
 criterion_main!(benches);

@@ -16,6 +16,9 @@
 //! cargo run --example fleet_agent --features rumqttc,store
 //! ```
 //!
+//! `EXTRA_CA=ca.pem` adds the application's own anchors (a custom domain's private CA), kept
+//! apart from the signed set.
+//!
 //! The application picks the crypto provider (ring here); the library never does.
 
 use std::error::Error;
@@ -235,6 +238,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     let threshold = signers["threshold"]
         .as_u64()
         .ok_or("signer set without threshold")? as u32;
+    let extra_anchors = match std::env::var("EXTRA_CA") {
+        Ok(path) => aws_iot_roots::client::anchors_from_pem(&std::fs::read(path)?)?,
+        Err(_) => Vec::new(),
+    };
     let agent = Agent {
         thing: env("THING_NAME")?,
         health_target: endpoint.clone(),
@@ -246,7 +253,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             env("FLEET")?,
             aws_iot_roots::bundle::SignerSet::new(keys, threshold)?,
         ),
-        extra_anchors: Vec::new(),
+        extra_anchors,
         clock: wall_clock,
     };
     for r in agent.run(None)? {

@@ -11,40 +11,11 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-make_crate() { # name extra-dependency-line main-body
-    mkdir -p "$work/$1/src"
-    cat > "$work/$1/Cargo.toml" <<TOML
-[package]
-name = "downstream-$1"
-version = "0.0.0"
-edition = "2021"
-publish = false
-[dependencies]
-rustls = { version = "0.23", default-features = false, features = ["ring", "std"] }
-$2
-[workspace]
-TOML
-    cat > "$work/$1/src/main.rs" <<RS
-use std::sync::Arc;
-fn main() {
-    let roots = $3;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    println!("{}", Arc::new(config).alpn_protocols.len());
-}
-RS
-}
-make_crate baseline "" "rustls::RootCertStore::empty()"
-make_crate webpki-roots 'webpki-roots = "1"' "rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() }"
-make_crate aws-iot-roots "aws-iot-roots = { path = \"$repo\", features = [\"rustls\"] }" "aws_iot_roots::root_cert_store()"
-
-for c in baseline webpki-roots aws-iot-roots; do
-    (cd "$work/$c" && cargo generate-lockfile -q && cargo fetch -q)
-done
+# shellcheck source=scripts/downstream.sh
+source "$repo/scripts/downstream.sh"
+make_crate "$work" baseline "" "rustls::RootCertStore::empty()"
+make_crate "$work" webpki-roots 'webpki-roots = "1"' "rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() }"
+make_crate "$work" aws-iot-roots "aws-iot-roots = { path = \"$repo\", features = [\"rustls\"] }" "aws_iot_roots::root_cert_store()"
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%+.1f%%", (a - b) * 100 / b}'; }

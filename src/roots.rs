@@ -125,7 +125,7 @@ pub fn deadlines_before(t: UnixTime) -> impl Iterator<Item = Deadline> {
     core::iter::from_fn(move || {
         let next = (0..ROOTS.len())
             .filter(|&i| ROOTS[i].deadline().at <= t)
-            .filter(|&i| last.map_or(true, |l| key(i) > l))
+            .filter(|&i| last.is_none_or(|l| key(i) > l))
             .min_by_key(|&i| key(i))?;
         last = Some(key(next));
         Some(ROOTS[next].deadline())

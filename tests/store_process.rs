@@ -61,7 +61,7 @@ const ODD: &[&str] = &["Amazon Root CA 1", "Amazon Root CA 3"];
 const EVEN: &[&str] = &["Amazon Root CA 3"];
 
 fn roots_for(v: u64) -> &'static [&'static str] {
-    if v % 2 == 0 {
+    if v.is_multiple_of(2) {
         EVEN
     } else {
         ODD

@@ -129,6 +129,21 @@ impl Mosquitto {
             d = d.display()
         );
         std::fs::write(d.join("mosquitto.conf"), conf).expect("write");
+        // Started as root, mosquitto may drop to its own user before reading its files; these
+        // are test-only keys, so let any user read them.
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+            for f in [
+                "server.pem",
+                "server.key",
+                "client-ca.pem",
+                "mosquitto.conf",
+            ] {
+                std::fs::set_permissions(d.join(f), std::fs::Permissions::from_mode(0o644))
+                    .expect("chmod");
+            }
+        }
         let child = Command::new(bin)
             .arg("-c")
             .arg(d.join("mosquitto.conf"))
