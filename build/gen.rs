@@ -388,7 +388,7 @@ fn check_root(dir: &Path, entry: &CatalogueEntry, now: u64) -> Result<Checked, B
     if facts.has_name_constraints {
         return Err(BuildError::NameConstraints { file });
     }
-    let Some(key) = facts.key else {
+    let Some(key) = facts.key.filter(|k| k.usable_by_rustls()) else {
         return Err(BuildError::UnsupportedKey { file });
     };
     if now >= facts.not_after {

@@ -47,6 +47,7 @@ cargo test --locked -p aws-iot-roots --no-default-features --features amazon-roo
     --test features --test codegen --test chains
 cargo test --locked -p aws-iot-roots --no-default-features --features starfield-services-g2,std,rustls \
     --test features --test chains
+cargo test --locked -p aws-iot-roots --no-default-features --features store,signing --test store_no_roots
 
 step "fuzz smoke: every target for ${FUZZ_SECONDS:-5} s (scripts/fuzz.sh runs longer)"
 bash scripts/fuzz.sh "${FUZZ_SECONDS:-5}"

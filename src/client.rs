@@ -435,14 +435,19 @@ pub type ClientAuth = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>);
 /// # Examples
 ///
 /// ```no_run
-/// # fn chain_and_key() -> aws_iot_roots::client::ClientAuth { unimplemented!() }
 /// use std::sync::Arc;
 /// use aws_iot_roots::client::{client_config, Protocol};
+/// use rustls_pki_types::pem::PemObject as _;
+/// use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 ///
+/// // The device certificate and key AWS IoT issued for this thing.
+/// let chain = CertificateDer::pem_file_iter("device.pem.crt")?.collect::<Result<Vec<_>, _>>()?;
+/// let key = PrivateKeyDer::from_pem_file("private.pem.key")?;
 /// let provider = Arc::new(rustls::crypto::ring::default_provider());
 /// let (config, diagnostics) =
-///     client_config(provider, aws_iot_roots::root_cert_store(), Protocol::Mqtt, 8883, Some(chain_and_key()))?;
-/// # Ok::<(), aws_iot_roots::client::ClientError>(())
+///     client_config(provider, aws_iot_roots::root_cert_store(), Protocol::Mqtt, 8883, Some((chain, key)))?;
+/// # let _ = (config, diagnostics);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn client_config(
     provider: Arc<CryptoProvider>,

@@ -22,6 +22,18 @@ pub enum KeyAlgorithm {
     Ed25519,
 }
 
+impl KeyAlgorithm {
+    /// Whether rustls-webpki can verify signatures by this key: RSA of 2048 to 8192 bits,
+    /// ECDSA on P-256, P-384 or P-521 (P-521 with providers that have it, such as
+    /// aws-lc-rs), or Ed25519. One rule for the compiled-in roots and for signed bundles.
+    pub fn usable_by_rustls(self) -> bool {
+        match self {
+            Self::Rsa { bits } => (2048..=8192).contains(&bits),
+            Self::EcdsaP256 | Self::EcdsaP384 | Self::EcdsaP521 | Self::Ed25519 => true,
+        }
+    }
+}
+
 impl fmt::Display for KeyAlgorithm {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

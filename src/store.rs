@@ -176,6 +176,9 @@ struct GenerationRecord {
 #[serde(deny_unknown_fields)]
 struct FloorRecord {
     format: u32,
+    /// Floors belong to one fleet: a directory reused under another fleet does not impose
+    /// the old fleet's version and signers.
+    fleet: String,
     version: u64,
     time_floor: u64,
     payload_sha256: Option<String>,
@@ -363,6 +366,13 @@ impl<S: Storage> TrustStore<S> {
         // 3. Floors: the highest of every source, so one lost or corrupt file cannot lower them.
         let mut floors = TrustState::initial(config.fleet.clone(), config.signers.clone());
         match read_sealed::<FloorRecord>(&storage, FLOOR_FILE) {
+            Ok(Some(rec)) if rec.fleet != config.fleet => {
+                notes.push(std::format!(
+                    "{FLOOR_FILE}: for fleet {:?}, not {:?}; ignored",
+                    rec.fleet,
+                    config.fleet
+                ));
+            }
             Ok(Some(rec)) => match SignerSet::from_base64(
                 &rec.keys,
                 rec.threshold,
@@ -768,6 +778,7 @@ impl<S: Storage> TrustStore<S> {
     fn floor_record(&self) -> FloorRecord {
         FloorRecord {
             format: FORMAT,
+            fleet: self.config.fleet.clone(),
             version: self.floors.version,
             time_floor: self.floors.time_floor.as_secs(),
             payload_sha256: self.floors.payload_sha256.map(|h| hex(&h)),

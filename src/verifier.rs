@@ -646,15 +646,8 @@ pub(crate) fn check_roots(
         if facts.has_name_constraints {
             return Err(BundleError::NameConstraints { sha256: sha });
         }
-        let key = match facts.key {
-            Some(k @ KeyAlgorithm::Rsa { bits }) if (2048..=8192).contains(&bits) => k,
-            Some(
-                k @ (KeyAlgorithm::EcdsaP256
-                | KeyAlgorithm::EcdsaP384
-                | KeyAlgorithm::EcdsaP521
-                | KeyAlgorithm::Ed25519),
-            ) => k,
-            _ => return Err(BundleError::UnsupportedKey { sha256: sha }),
+        let Some(key) = facts.key.filter(|k| k.usable_by_rustls()) else {
+            return Err(BundleError::UnsupportedKey { sha256: sha });
         };
         let spki_sha256: [u8; 32] = Sha256::digest(facts.spki).into();
         if let Some(other) = spkis.insert(spki_sha256, sha.clone()) {

@@ -362,6 +362,18 @@ fn root_with_a_key_rustls_cannot_use_fails() {
 }
 
 #[test]
+fn root_with_an_rsa_key_below_2048_bits_fails() {
+    let pem = fs::read(data("build/rsa1024-root.pem")).expect("fixture");
+    let s = Scratch::new().with_file("rsa1024.pem", "rsa1024", &pem);
+    assert_eq!(
+        s.run().expect_err("rsa1024"),
+        BuildError::UnsupportedKey {
+            file: "rsa1024.pem".into()
+        }
+    );
+}
+
+#[test]
 fn scratch_ca_from_rcgen_passes() {
     let pem = ca_pem(|_| {});
     let s = Scratch::new().with_file("ok.pem", "ok", pem.as_bytes());

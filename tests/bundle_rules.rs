@@ -1099,3 +1099,139 @@ fn fast_forward_to_the_last_version_is_refused() {
     )
     .expect("large but not final");
 }
+
+// Rejection paths that the named rules above do not reach.
+
+#[test]
+fn a_signature_of_the_wrong_size_is_malformed() {
+    let (k, st, p) = baseline();
+    let bytes = file(&p, &[by(&k.keys[0]), by(&k.keys[1])], &amazon_roots());
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut v: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
+    v["envelope"]["signatures"][0]["sig"] = json!(b64.encode([7u8; 63]));
+    let err = refused(&serde_json::to_vec(&v).expect("json"), &st);
+    assert!(
+        matches!(&err, BundleError::Malformed { part, .. } if part == "signature #0"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn too_many_keys_in_the_next_signer_set_are_refused() {
+    let (k, st, mut p) = baseline();
+    let many = Keys::new(9);
+    p["signers"]["keys"] = json!(many
+        .public()
+        .iter()
+        .map(|k| k.to_base64())
+        .collect::<Vec<_>>());
+    let err = refused(
+        &file(&p, &[by(&k.keys[0]), by(&k.keys[1])], &amazon_roots()),
+        &st,
+    );
+    assert_eq!(
+        err,
+        BundleError::TooLarge {
+            limit: Limit::SignerKeys,
+            max: 8,
+            actual: 9
+        }
+    );
+}
+
+#[test]
+fn a_malformed_key_in_the_next_signer_set_is_refused() {
+    let (k, st, p) = baseline();
+    use base64::Engine as _;
+    for (bad, index) in [
+        (
+            json!(base64::engine::general_purpose::STANDARD.encode([1u8; 31])),
+            0,
+        ),
+        (json!("not base64!"), 2),
+    ] {
+        let mut q = p.clone();
+        q["signers"]["keys"][index] = bad;
+        let err = refused(
+            &file(&q, &[by(&k.keys[0]), by(&k.keys[1])], &amazon_roots()),
+            &st,
+        );
+        assert_eq!(
+            err,
+            BundleError::SignerSet(KeyError::Malformed { index: Some(index) })
+        );
+    }
+}
+
+#[test]
+fn fleet_ids_root_names_and_root_hashes_are_checked() {
+    let (k, st, p) = baseline();
+    let sign = |q: &serde_json::Value| file(q, &[by(&k.keys[0]), by(&k.keys[1])], &amazon_roots());
+    let mut q = p.clone();
+    q["fleet"] = json!("acme prod");
+    assert!(
+        matches!(refused(&sign(&q), &st), BundleError::Malformed { detail, .. } if detail.contains("fleet id"))
+    );
+    let mut q = p.clone();
+    q["roots"][0]["name"] = json!("n".repeat(65));
+    assert_eq!(
+        refused(&sign(&q), &st),
+        BundleError::TooLarge {
+            limit: Limit::RootNameBytes,
+            max: 64,
+            actual: 65
+        }
+    );
+    let mut q = p.clone();
+    q["roots"][0]["name"] = json!("Amazon\nRoot");
+    assert!(
+        matches!(refused(&sign(&q), &st), BundleError::Malformed { detail, .. } if detail.contains("control"))
+    );
+    let mut q = p.clone();
+    q["roots"][0]["sha256"] = json!(sha(&root_der("Amazon Root CA 1")).to_uppercase());
+    assert!(
+        matches!(refused(&sign(&q), &st), BundleError::Malformed { detail, .. } if detail.contains("lowercase hex"))
+    );
+}
+
+#[test]
+fn a_root_with_name_constraints_is_refused() {
+    let (k, st, _) = baseline();
+    let key = rcgen::KeyPair::generate().expect("key");
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params.name_constraints = Some(rcgen::NameConstraints {
+        permitted_subtrees: vec![rcgen::GeneralSubtree::DnsName("example.com".into())],
+        excluded_subtrees: vec![],
+    });
+    let der = params.self_signed(&key).expect("cert").der().to_vec();
+    let certs = vec![der.clone()];
+    let err = refused(
+        &file(
+            &payload(2, &certs, &k.set(2)),
+            &[by(&k.keys[0]), by(&k.keys[1])],
+            &certs,
+        ),
+        &st,
+    );
+    assert_eq!(err, BundleError::NameConstraints { sha256: sha(&der) });
+}
+
+#[test]
+fn a_root_with_an_rsa_key_below_2048_bits_is_refused() {
+    let (k, st, _) = baseline();
+    let der = common::load_pem(&common::data("build/rsa1024-root.pem"))
+        .remove(0)
+        .to_vec();
+    let certs = vec![der.clone()];
+    let err = refused(
+        &file(
+            &payload(2, &certs, &k.set(2)),
+            &[by(&k.keys[0]), by(&k.keys[1])],
+            &certs,
+        ),
+        &st,
+    );
+    assert_eq!(err, BundleError::UnsupportedKey { sha256: sha(&der) });
+}

@@ -704,3 +704,128 @@ fn io_errors_during_commit_leave_the_old_state_and_the_bundle_staged() {
         assert_eq!(version(&store), Some(2));
     }
 }
+
+/// Re-verification, not only the checksum: a generation whose bundle was altered and then
+/// re-sealed with a correct checksum is refused, and the previous one is used.
+#[test]
+fn a_tampered_and_resealed_generation_fails_re_verification() {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let rel = Release::new();
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut store = TrustStore::open(dir.path(), rel.config()).expect("open");
+    store
+        .apply(&rel.bundle(2, V1), now(), &mut pass)
+        .expect("v2");
+    store
+        .apply(&rel.bundle(3, V2), now(), &mut pass)
+        .expect("v3");
+    drop(store);
+    let newest = gen_files(dir.path()).pop().expect("gen");
+    let text = std::fs::read_to_string(&newest).expect("read");
+    let mut rec: serde_json::Value =
+        serde_json::from_str(text.split_once('\n').expect("sealed").1).expect("json");
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut bundle: serde_json::Value = serde_json::from_slice(
+        &b64.decode(rec["bundle"].as_str().expect("b64"))
+            .expect("b64"),
+    )
+    .expect("json");
+    bundle["certificates"][0] = serde_json::json!(b64.encode(root_der("Amazon Root CA 1")));
+    rec["bundle"] = serde_json::json!(b64.encode(serde_json::to_vec(&bundle).expect("json")));
+    let body = serde_json::to_vec(&rec).expect("json");
+    let mut sealed = hex(&sha2::Sha256::digest(&body)).into_bytes();
+    sealed.push(b'\n');
+    sealed.extend_from_slice(&body);
+    std::fs::write(&newest, sealed).expect("write");
+    let store = TrustStore::open(dir.path(), rel.config()).expect("reopen");
+    assert!(
+        matches!(store.source(), ActiveSource::PreviousGeneration { .. }),
+        "{:?}",
+        store.source()
+    );
+    assert_eq!(version(&store), Some(2));
+    assert!(
+        store
+            .notes()
+            .iter()
+            .any(|n| n.contains("re-verification failed")),
+        "{:?}",
+        store.notes()
+    );
+}
+
+#[test]
+fn a_generation_under_another_file_name_is_refused() {
+    let rel = Release::new();
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut store = TrustStore::open(dir.path(), rel.config()).expect("open");
+    store
+        .apply(&rel.bundle(2, V1), now(), &mut pass)
+        .expect("v2");
+    drop(store);
+    let gen = gen_files(dir.path()).remove(0);
+    std::fs::rename(&gen, dir.path().join("gen-00000000000000000007.json")).expect("rename");
+    let store = TrustStore::open(dir.path(), rel.config()).expect("reopen");
+    assert_eq!(store.source(), ActiveSource::CompiledIn);
+    assert!(
+        store
+            .notes()
+            .iter()
+            .any(|n| n.contains("does not match its file name")),
+        "{:?}",
+        store.notes()
+    );
+    // floor.json still holds the version.
+    assert_eq!(store.floors().version, 2);
+}
+
+#[test]
+fn state_of_another_fleet_is_neither_trusted_nor_imposed() {
+    let rel = Release::new();
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut store = TrustStore::open(dir.path(), rel.config()).expect("open");
+    store
+        .apply(&rel.bundle(9, V2), now(), &mut pass)
+        .expect("v9");
+    drop(store);
+    let other = StoreConfig::new("acme-staging", rel.set());
+    let store = TrustStore::open(dir.path(), other).expect("reopen as another fleet");
+    assert_eq!(store.source(), ActiveSource::CompiledIn);
+    assert_eq!(
+        store.floors().version,
+        0,
+        "another fleet's floors do not apply"
+    );
+    assert!(
+        store.notes().iter().any(|n| n.contains("wrong fleet")),
+        "{:?}",
+        store.notes()
+    );
+    assert!(
+        store
+            .notes()
+            .iter()
+            .any(|n| n.contains("floor.json: for fleet")),
+        "{:?}",
+        store.notes()
+    );
+}
+
+#[test]
+fn a_corrupt_staged_file_is_removed_on_open() {
+    let rel = Release::new();
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut store = TrustStore::open(dir.path(), rel.config()).expect("open");
+    store.stage(&rel.bundle(2, V1), now()).expect("stage");
+    drop(store);
+    corrupt(&dir.path().join("staged.json"), "truncate");
+    let store = TrustStore::open(dir.path(), rel.config()).expect("reopen");
+    assert_eq!(store.staged(), None);
+    assert!(!dir.path().join("staged.json").exists());
+    assert!(
+        store.notes().iter().any(|n| n.contains("staged.json")),
+        "{:?}",
+        store.notes()
+    );
+}
