@@ -18,6 +18,11 @@ use aws_iot_roots::bundle::{
 use serde_json::json;
 use support::*;
 
+/// The opaque refusal for too few distinct signing keys of a signer set.
+fn below_threshold(role: SignerRole, required: u32) -> BundleError {
+    BundleError::SignatureThreshold { role, required }
+}
+
 fn apply(bytes: &[u8], state: &TrustState) -> Result<VerifiedBundle, BundleError> {
     match verify(bytes, state, at(CLOCK), &policy())? {
         Verdict::Apply(v) => Ok(v),
@@ -185,13 +190,7 @@ fn wrong_payload_type_is_refused_even_when_signed() {
 fn fewer_signatures_than_the_threshold_are_refused() {
     let (k, st, p) = baseline();
     let err = refused(&file(&p, &[by(&k.keys[0])], &amazon_roots()), &st);
-    assert_eq!(
-        err,
-        BundleError::SignatureThreshold {
-            role: SignerRole::Current,
-            required: 2
-        }
-    );
+    assert_eq!(err, below_threshold(SignerRole::Current, 2));
 }
 
 /// CVE-2020-15093 (tough): one key's signature repeated met the threshold.
@@ -206,13 +205,7 @@ fn cve_2020_15093_duplicate_signatures_by_one_key_count_once() {
         ),
         &st,
     );
-    assert_eq!(
-        err,
-        BundleError::SignatureThreshold {
-            role: SignerRole::Current,
-            required: 2
-        }
-    );
+    assert_eq!(err, below_threshold(SignerRole::Current, 2));
 }
 
 /// GHSA-8m7c-8m39-rv4x (tough, 2026): one key under two key ids met a threshold.
@@ -228,13 +221,7 @@ fn ghsa_8m7c_one_key_under_two_key_ids_counts_once() {
         },
     ];
     let err = refused(&file(&p, &sigs, &amazon_roots()), &st);
-    assert_eq!(
-        err,
-        BundleError::SignatureThreshold {
-            role: SignerRole::Current,
-            required: 2
-        }
-    );
+    assert_eq!(err, below_threshold(SignerRole::Current, 2));
 }
 
 #[test]
@@ -248,13 +235,7 @@ fn a_key_listed_twice_in_the_signer_set_counts_once() {
         &file(&p, &[by(&k.keys[0]), by(&k.keys[0])], &amazon_roots()),
         &st,
     );
-    assert_eq!(
-        err,
-        BundleError::SignatureThreshold {
-            role: SignerRole::Current,
-            required: 2
-        }
-    );
+    assert_eq!(err, below_threshold(SignerRole::Current, 2));
     apply(
         &file(&p, &[by(&k.keys[0]), by(&k.keys[1])], &amazon_roots()),
         &st,
@@ -292,13 +273,7 @@ fn signature_from_an_unknown_key_is_ignored_not_fatal() {
         ),
         &st,
     );
-    assert_eq!(
-        err,
-        BundleError::SignatureThreshold {
-            role: SignerRole::Current,
-            required: 2
-        }
-    );
+    assert_eq!(err, below_threshold(SignerRole::Current, 2));
 }
 
 #[test]
@@ -314,13 +289,7 @@ fn signature_over_other_bytes_does_not_count() {
     v["envelope"]["signatures"][1] = forged["envelope"]["signatures"][0].clone();
     bytes = serde_json::to_vec(&v).expect("json");
     let err = refused(&bytes, &st);
-    assert_eq!(
-        err,
-        BundleError::SignatureThreshold {
-            role: SignerRole::Current,
-            required: 2
-        }
-    );
+    assert_eq!(err, below_threshold(SignerRole::Current, 2));
 }
 
 #[test]
@@ -336,13 +305,7 @@ fn signatures_are_checked_before_the_payload_is_parsed() {
         ),
         &st,
     );
-    assert_eq!(
-        err,
-        BundleError::SignatureThreshold {
-            role: SignerRole::Current,
-            required: 2
-        }
-    );
+    assert_eq!(err, below_threshold(SignerRole::Current, 2));
     // Signed garbage gets as far as the parser.
     let err = refused(
         &file_with(
@@ -531,33 +494,18 @@ fn rotation_needs_a_threshold_of_the_old_and_of_the_new_keys() {
     let new = Keys::new(2);
     let p = payload(2, &amazon_roots(), &new.set(2));
     let only_old = file(&p, &[by(&old.keys[0]), by(&old.keys[1])], &amazon_roots());
-    assert_eq!(
-        refused(&only_old, &st),
-        BundleError::SignatureThreshold {
-            role: SignerRole::New,
-            required: 2
-        }
-    );
+    assert_eq!(refused(&only_old, &st), below_threshold(SignerRole::New, 2));
     let only_new = file(&p, &[by(&new.keys[0]), by(&new.keys[1])], &amazon_roots());
     assert_eq!(
         refused(&only_new, &st),
-        BundleError::SignatureThreshold {
-            role: SignerRole::Current,
-            required: 2
-        }
+        below_threshold(SignerRole::Current, 2)
     );
     let one_new = file(
         &p,
         &[by(&old.keys[0]), by(&old.keys[1]), by(&new.keys[0])],
         &amazon_roots(),
     );
-    assert_eq!(
-        refused(&one_new, &st),
-        BundleError::SignatureThreshold {
-            role: SignerRole::New,
-            required: 2
-        }
-    );
+    assert_eq!(refused(&one_new, &st), below_threshold(SignerRole::New, 2));
     let both = file(
         &p,
         &[
@@ -597,10 +545,7 @@ fn rotated_out_keys_cannot_sign_the_next_bundle() {
     );
     assert_eq!(
         refused(&forged, &rotated),
-        BundleError::SignatureThreshold {
-            role: SignerRole::Current,
-            required: 2
-        }
+        below_threshold(SignerRole::Current, 2)
     );
 }
 

@@ -151,6 +151,27 @@ fn create(dir: &Path, out: &str, version: u64, set: &str, roots: &[PathBuf]) {
     ok(dir, &args);
 }
 
+/// `bundle create` of version 1 for one root file, into b.json.
+fn create_v1<'a>(issued: &'a str, expires: &'a str, root: &'a str) -> Vec<&'a str> {
+    vec![
+        "bundle",
+        "create",
+        "--fleet",
+        FLEET,
+        "--version",
+        "1",
+        "--issued",
+        issued,
+        "--expires",
+        expires,
+        "--next-signers",
+        "set.json",
+        "--out",
+        "b.json",
+        root,
+    ]
+}
+
 /// `bundle verify` against the walkthrough's device state directory.
 fn verify_on_device(bundle: &str) -> Vec<&str> {
     vec![
@@ -278,23 +299,7 @@ fn bundle_create_refuses_expired_and_non_ca_certificates() {
     let ca1 = root("Amazon_Root_CA_1.pem").display().to_string();
     fails(
         d.path(),
-        &[
-            "bundle",
-            "create",
-            "--fleet",
-            FLEET,
-            "--version",
-            "1",
-            "--issued",
-            "2039-01-01T00:00:00Z",
-            "--expires",
-            "2040-01-01T00:00:00Z",
-            "--next-signers",
-            "set.json",
-            "--out",
-            "b.json",
-            &ca1,
-        ],
+        &create_v1("2039-01-01T00:00:00Z", "2040-01-01T00:00:00Z", &ca1),
         3,
         "expired on 2038-01-17",
     );
@@ -305,45 +310,13 @@ fn bundle_create_refuses_expired_and_non_ca_certificates() {
     .to_string();
     fails(
         d.path(),
-        &[
-            "bundle",
-            "create",
-            "--fleet",
-            FLEET,
-            "--version",
-            "1",
-            "--issued",
-            ISSUED,
-            "--expires",
-            EXPIRES,
-            "--next-signers",
-            "set.json",
-            "--out",
-            "b.json",
-            &leaf,
-        ],
+        &create_v1(ISSUED, EXPIRES, &leaf),
         3,
         "is not a CA",
     );
     fails(
         d.path(),
-        &[
-            "bundle",
-            "create",
-            "--fleet",
-            FLEET,
-            "--version",
-            "1",
-            "--issued",
-            ISSUED,
-            "--expires",
-            EXPIRES,
-            "--next-signers",
-            "set.json",
-            "--out",
-            "b.json",
-            "missing.pem",
-        ],
+        &create_v1(ISSUED, EXPIRES, "missing.pem"),
         3,
         "missing.pem",
     );
