@@ -11,7 +11,9 @@
 //! - To talk to anything but AWS IoT Core (and other Amazon Trust Services endpoints): use
 //!   `webpki-roots` or the platform's verifier.
 //! - For a custom domain with a private-CA server certificate, or a Greengrass core device:
-//!   those chain to *your* root. Add it yourself; this crate does not guess.
+//!   those chain to *your* root. Add it yourself (with features `client` and `store`:
+//!   `client::anchors_from_pem`, `store::TrustStore::add_extra_anchor`); this crate does not
+//!   guess.
 //! - As the only way to keep a fleet's roots current. Compiled-in roots are right for
 //!   "applications that can always be recompiled and instantly deployed"; devices that
 //!   cannot be reflashed need a signed root update path as well: the [`bundle`] module.
