@@ -385,16 +385,19 @@ impl Bundle {
     /// The keys that produced a valid signature over this bundle, among `candidates`.
     pub fn signed_by(&self, candidates: &[PublicKey]) -> BTreeSet<PublicKey> {
         let pae = self.pae();
+        // Key ids once per call, not once per signature and candidate.
+        let ids: Vec<String> = candidates.iter().map(PublicKey::key_id).collect();
         let mut verified = BTreeSet::new();
         for (keyid, sig) in &self.signatures {
             let Ok(sig) = Signature::from_slice(sig) else {
                 continue;
             };
             // keyid is a hint: try the key it names first, then every other candidate.
-            let mut order: Vec<&PublicKey> =
-                candidates.iter().filter(|k| &k.key_id() == keyid).collect();
-            order.extend(candidates.iter().filter(|k| &k.key_id() != keyid));
-            for key in order {
+            let named = |i: &usize| &ids[*i] == keyid;
+            let order = (0..candidates.len())
+                .filter(named)
+                .chain((0..candidates.len()).filter(|i| !named(i)));
+            for key in order.map(|i| &candidates[i]) {
                 if key.verifying_key().verify_strict(&pae, &sig).is_ok() {
                     verified.insert(*key);
                     break;
@@ -777,8 +780,24 @@ pub fn verify(
 
     // 7. A new signer set must prove its own keys signed too, so a set can only be replaced
     //    by agreement of both the old and the new key holders.
+    //    Keys in both sets were tried in step 3 already: only the others are verified now.
     if !payload.signers.same_as(&state.signers) {
-        let new_signed = bundle.signed_by(payload.signers.keys());
+        let joining: Vec<PublicKey> = payload
+            .signers
+            .keys()
+            .iter()
+            .filter(|k| !state.signers.contains(k))
+            .copied()
+            .collect();
+        let mut new_signed = bundle.signed_by(&joining);
+        new_signed.extend(
+            payload
+                .signers
+                .keys()
+                .iter()
+                .filter(|k| current_signed.contains(k))
+                .copied(),
+        );
         if new_signed.len() < payload.signers.threshold() as usize {
             return Err(BundleError::SignatureThreshold {
                 role: SignerRole::New,

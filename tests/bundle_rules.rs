@@ -18,6 +18,14 @@ use aws_iot_roots::bundle::{
 use serde_json::json;
 use support::*;
 
+/// Amazon Root CA 1 cross-signed by Starfield Services G2: same subject and key, other hash.
+fn cross_signed_ca1() -> rustls_pki_types::CertificateDer<'static> {
+    common::load_pem(&common::data(
+        "aws-chains/crosssign/Amazon_Root_CA_1__by__SFS_G2.pem",
+    ))
+    .remove(0)
+}
+
 /// The opaque refusal for too few distinct signing keys of a signer set.
 fn below_threshold(role: SignerRole, required: u32) -> BundleError {
     BundleError::SignatureThreshold { role, required }
@@ -710,10 +718,7 @@ fn listed_root_without_its_certificate_is_refused() {
 fn certificate_swapped_for_one_with_the_same_subject_is_refused() {
     // The cross-signed Amazon Root CA 1 has the same subject and key as the root it replaces.
     let (k, st, p) = baseline();
-    let cross = common::load_pem(&common::data(
-        "aws-chains/crosssign/Amazon_Root_CA_1__by__SFS_G2.pem",
-    ))
-    .remove(0);
+    let cross = cross_signed_ca1();
     let certs = vec![cross.to_vec(), root_der("Amazon Root CA 3")];
     let err = refused(&file(&p, &[by(&k.keys[0]), by(&k.keys[1])], &certs), &st);
     assert_eq!(
@@ -757,10 +762,7 @@ fn duplicate_certificate_or_listing_is_refused() {
 fn two_roots_sharing_a_key_are_refused() {
     // Amazon Root CA 1 self-signed and cross-signed: two CA certificates, one SPKI.
     let (k, st, _) = baseline();
-    let cross = common::load_pem(&common::data(
-        "aws-chains/crosssign/Amazon_Root_CA_1__by__SFS_G2.pem",
-    ))
-    .remove(0);
+    let cross = cross_signed_ca1();
     let certs = vec![root_der("Amazon Root CA 1"), cross.to_vec()];
     let p = payload(2, &certs, &k.set(2));
     let err = refused(&file(&p, &[by(&k.keys[0]), by(&k.keys[1])], &certs), &st);

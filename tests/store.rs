@@ -342,11 +342,7 @@ fn a_corrupt_or_truncated_committed_file_falls_back_and_rollback_is_still_refuse
         );
         assert_eq!(version(&store), Some(2));
         assert_eq!(store.anchors(), anchors_of(V1));
-        assert!(
-            store.notes().iter().any(|n| n.contains("checksum")),
-            "{:?}",
-            store.notes()
-        );
+        assert_note(&store, "checksum");
         // The floors stay at version 3: a replay of version 2 is refused.
         assert_eq!(store.floors().version, 3);
         assert!(
@@ -745,14 +741,7 @@ fn a_tampered_and_resealed_generation_fails_re_verification() {
         store.source()
     );
     assert_eq!(version(&store), Some(2));
-    assert!(
-        store
-            .notes()
-            .iter()
-            .any(|n| n.contains("re-verification failed")),
-        "{:?}",
-        store.notes()
-    );
+    assert_note(&store, "re-verification failed");
 }
 
 #[test]
@@ -768,14 +757,7 @@ fn a_generation_under_another_file_name_is_refused() {
     std::fs::rename(&gen, dir.path().join("gen-00000000000000000007.json")).expect("rename");
     let store = TrustStore::open(dir.path(), rel.config()).expect("reopen");
     assert_eq!(store.source(), ActiveSource::CompiledIn);
-    assert!(
-        store
-            .notes()
-            .iter()
-            .any(|n| n.contains("does not match its file name")),
-        "{:?}",
-        store.notes()
-    );
+    assert_note(&store, "does not match its file name");
     // floor.json still holds the version.
     assert_eq!(store.floors().version, 2);
 }
@@ -797,19 +779,8 @@ fn state_of_another_fleet_is_neither_trusted_nor_imposed() {
         0,
         "another fleet's floors do not apply"
     );
-    assert!(
-        store.notes().iter().any(|n| n.contains("wrong fleet")),
-        "{:?}",
-        store.notes()
-    );
-    assert!(
-        store
-            .notes()
-            .iter()
-            .any(|n| n.contains("floor.json: for fleet")),
-        "{:?}",
-        store.notes()
-    );
+    assert_note(&store, "wrong fleet");
+    assert_note(&store, "floor.json: for fleet");
 }
 
 #[test]
@@ -823,9 +794,51 @@ fn a_corrupt_staged_file_is_removed_on_open() {
     let store = TrustStore::open(dir.path(), rel.config()).expect("reopen");
     assert_eq!(store.staged(), None);
     assert!(!dir.path().join("staged.json").exists());
+    assert_note(&store, "staged.json");
+}
+
+/// A staged bundle is verified again at its health check and at its commit: one that expired
+/// in between is discarded, never committed.
+#[test]
+fn a_staged_bundle_that_expires_before_its_check_or_commit_is_discarded() {
+    let rel = Release::new();
+    let late = at(EXPIRES + 1);
+    // Expired before the health check.
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut store = TrustStore::open(dir.path(), rel.config()).expect("open");
+    store.stage(&rel.bundle(2, V2), now()).expect("stage");
+    match store.health_check(&mut pass, late) {
+        Err(StoreError::Bundle(BundleError::Expired { .. })) => {}
+        other => panic!("expected Expired, got {other:?}"),
+    }
+    assert_eq!(store.staged(), None);
+    // Expired after a passing check, before the commit.
+    store.stage(&rel.bundle(3, V2), now()).expect("stage");
+    store.health_check(&mut pass, now()).expect("healthy");
+    match store.commit(late) {
+        Err(StoreError::Bundle(BundleError::Expired { .. })) => {}
+        other => panic!("expected Expired, got {other:?}"),
+    }
+    assert_eq!(store.staged(), None);
+    assert_eq!(store.source(), ActiveSource::CompiledIn);
+    assert!(matches!(
+        store.stage(&rel.bundle(3, V2), now()),
+        Err(StoreError::PreviouslyDiscarded { .. })
+    ));
+    drop(store);
+    assert_eq!(
+        TrustStore::open(dir.path(), rel.config())
+            .expect("reopen")
+            .source(),
+        ActiveSource::CompiledIn
+    );
+}
+
+/// Whether open recorded a note containing `needle`.
+fn assert_note(store: &TrustStore<impl Storage>, needle: &str) {
     assert!(
-        store.notes().iter().any(|n| n.contains("staged.json")),
-        "{:?}",
+        store.notes().iter().any(|n| n.contains(needle)),
+        "no note with {needle:?}: {:?}",
         store.notes()
     );
 }

@@ -442,21 +442,15 @@ fn diff(a: &DiffArgs) -> anyhow::Result<ExitCode> {
     );
     change("issued", &d.issued_at.0, &d.issued_at.1);
     change("expires", &d.expires_at.0, &d.expires_at.1);
-    for r in &d.roots_added {
-        println!(
-            "+ root    {} ({}, until {})",
-            r.name,
-            r.sha256,
-            &r.not_after[..10]
-        );
-    }
-    for r in &d.roots_removed {
-        println!(
-            "- root    {} ({}, until {})",
-            r.name,
-            r.sha256,
-            &r.not_after[..10]
-        );
+    for (mark, roots) in [("+", &d.roots_added), ("-", &d.roots_removed)] {
+        for r in roots {
+            println!(
+                "{mark} root    {} ({}, until {})",
+                r.name,
+                r.sha256,
+                &r.not_after[..10]
+            );
+        }
     }
     for r in &d.roots_kept {
         println!("  root    {} ({})", r.name, r.sha256);
