@@ -46,7 +46,7 @@ fn bundle(key: &SigningKey, set: &SignerSet, roots: &[CertificateDer<'static>], 
     bundle.to_bytes()
 }
 
-fn pass(_: &[TrustAnchor<'static>]) -> Result<(), String> {
+fn pass(_: &[TrustAnchor<'static>]) -> Result<(), aws_iot_roots::store::HealthCheckError> {
     Ok(())
 }
 

@@ -288,6 +288,8 @@ struct Checked {
     subject_text: String,
     sha256: [u8; 32],
     spki_sha256: [u8; 32],
+    /// SHA-256 of the subjectPublicKey bits: the key's identity.
+    key_bits_sha256: [u8; 32],
     subject_contents: (usize, usize),
     spki_contents: (usize, usize),
     key: KeyAlgorithm,
@@ -391,7 +393,8 @@ fn check_root(dir: &Path, entry: &CatalogueEntry, now: u64) -> Result<Checked, B
     let Some(key) = facts.key.filter(|k| k.usable_by_rustls()) else {
         return Err(BuildError::UnsupportedKey { file });
     };
-    if now >= facts.not_after {
+    // Expired means past notAfter: notAfter itself is still valid (RFC 5280 §4.1.2.5).
+    if now > facts.not_after {
         return Err(BuildError::Expired {
             file,
             not_after: fmt_time(facts.not_after),
@@ -406,6 +409,7 @@ fn check_root(dir: &Path, entry: &CatalogueEntry, now: u64) -> Result<Checked, B
     Ok(Checked {
         entry: *entry,
         spki_sha256: Sha256::digest(facts.spki).into(),
+        key_bits_sha256: Sha256::digest(facts.public_key).into(),
         subject_contents: facts.subject_contents,
         spki_contents: facts.spki_contents,
         key,
@@ -504,10 +508,11 @@ pub(crate) fn generate(input: &Inputs<'_>, known_features: &[&str]) -> Result<Ou
         checked.push(c);
     }
 
-    // 3. Then as a set: two roots with one key would be one anchor listed twice.
-    let mut by_spki: BTreeMap<[u8; 32], &str> = BTreeMap::new();
+    // 3. Then as a set: two roots with one key would be one anchor listed twice. Keys are
+    //    compared by their bits, not their SPKI encoding (the bundle verifier's rule).
+    let mut by_key: BTreeMap<[u8; 32], &str> = BTreeMap::new();
     for c in &checked {
-        if let Some(other) = by_spki.insert(c.spki_sha256, c.entry.file) {
+        if let Some(other) = by_key.insert(c.key_bits_sha256, c.entry.file) {
             return Err(BuildError::DuplicateKey {
                 file: c.entry.file.into(),
                 other: other.into(),

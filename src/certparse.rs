@@ -70,8 +70,12 @@ pub(crate) struct CertFacts<'a> {
     pub(crate) not_before: u64,
     /// notAfter, seconds since the Unix epoch.
     pub(crate) not_after: u64,
-    /// The public key; `None` for a kind this crate does not know.
+    /// The public key; `None` for a kind this crate does not know, or an encoding of it that
+    /// rustls cannot use (see [`read_key`]).
     pub(crate) key: Option<KeyAlgorithm>,
+    /// The subjectPublicKey bits: with `key`, the key's identity, whatever the
+    /// AlgorithmIdentifier's encoding.
+    pub(crate) public_key: &'a [u8],
     /// basicConstraints cA, or `None` when the extension is absent.
     pub(crate) basic_constraints_ca: Option<bool>,
     pub(crate) has_name_constraints: bool,
@@ -93,6 +97,12 @@ impl<'a> CertFacts<'a> {
     pub(crate) fn is_self_issued(&self) -> bool {
         self.issuer == self.subject
     }
+}
+
+/// RFC 5280 §4.1.2.5: `notBefore <= t <= notAfter`, both ends inclusive. The one validity
+/// rule for build.rs, bundles and the signing side.
+pub(crate) fn within_validity(not_before: u64, not_after: u64, t: u64) -> bool {
+    not_before <= t && t <= not_after
 }
 
 /// Where `inner` starts within `outer`. Both come from one reader over `outer`, so `inner` is
@@ -159,7 +169,7 @@ pub(crate) fn parse(der: &[u8]) -> Result<CertFacts<'_>, ParseError> {
     let spki = t.tlv_bytes().map_err(bad("subjectPublicKeyInfo"))?;
     let spki_any = AnyRef::from_der(spki).map_err(bad("subjectPublicKeyInfo"))?;
     expect_tag(&spki_any, Tag::Sequence, "subjectPublicKeyInfo")?;
-    let key = read_key(spki_any.value())?;
+    let (key, public_key) = read_key(spki_any.value())?;
 
     let mut basic_constraints_ca = None;
     let mut has_name_constraints = false;
@@ -219,6 +229,7 @@ pub(crate) fn parse(der: &[u8]) -> Result<CertFacts<'_>, ParseError> {
         not_before,
         not_after,
         key,
+        public_key,
         basic_constraints_ca,
         has_name_constraints,
     })
@@ -243,7 +254,38 @@ fn read_time(r: &mut SliceReader<'_>, part: &'static str) -> Result<u64, ParseEr
     Ok(d.as_secs())
 }
 
-fn read_key(spki_contents: &[u8]) -> Result<Option<KeyAlgorithm>, ParseError> {
+// Field primes, big-endian, for the check that a point's coordinates are reduced: an
+// unreduced coordinate is a second encoding of the same point, which ring refuses.
+// Equal-length slices compare as big-endian numbers.
+const P256_P: [u8; 32] = [
+    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+];
+/// 2^384 - 2^128 - 2^96 + 2^32 - 1.
+const P384_P: [u8; 48] = [
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe,
+    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff,
+];
+
+/// An uncompressed SEC 1 point (`04 || X || Y`) with both coordinates reduced, the only
+/// encoding rustls' providers accept. A compressed point (`02`/`03 || X`) names the same key in
+/// fewer bytes: accepting both would make one key look like two.
+fn uncompressed_point(point: &[u8], coordinate: usize, reduced: impl Fn(&[u8]) -> bool) -> bool {
+    point.len() == 1 + 2 * coordinate
+        && point[0] == 0x04
+        && reduced(&point[1..1 + coordinate])
+        && reduced(&point[1 + coordinate..])
+}
+
+/// The key's kind and its subjectPublicKey bits. The kind is `None` for a key this crate does
+/// not know *and* for a known key in an encoding rustls cannot use, so that each accepted key
+/// has exactly one accepted encoding:
+/// - RSA: parameters must be NULL (RFC 3279 §2.3.1; webpki matches the NULL form only); the
+///   RSAPublicKey integers are DER, so minimal.
+/// - EC: a named curve, and an uncompressed point with reduced coordinates.
+/// - Ed25519: no parameters (RFC 8410 §3) and 32 bytes.
+fn read_key(spki_contents: &[u8]) -> Result<(Option<KeyAlgorithm>, &[u8]), ParseError> {
     let part = "subjectPublicKeyInfo";
     let mut r = SliceReader::new(spki_contents).map_err(bad(part))?;
     let alg: AnyRef<'_> = r.decode().map_err(bad(part))?;
@@ -256,7 +298,7 @@ fn read_key(spki_contents: &[u8]) -> Result<Option<KeyAlgorithm>, ParseError> {
     a.finish(()).map_err(bad(part))?;
     let key_bytes = key.as_bytes().ok_or_else(|| invalid("subjectPublicKey"))?;
 
-    Ok(if oid == OID_RSA_ENCRYPTION {
+    let kind = if oid == OID_RSA_ENCRYPTION {
         let mut k = SliceReader::new(key_bytes).map_err(bad("RSA public key"))?;
         let modulus = k
             .sequence(|s| {
@@ -272,24 +314,30 @@ fn read_key(spki_contents: &[u8]) -> Result<Option<KeyAlgorithm>, ParseError> {
             None => 0,
         };
         let bits = u16::try_from(bits).map_err(|_| invalid("RSA public key (too large)"))?;
-        Some(KeyAlgorithm::Rsa { bits })
+        let null_params = params.is_some_and(|p| p.tag() == Tag::Null && p.value().is_empty());
+        null_params.then_some(KeyAlgorithm::Rsa { bits })
     } else if oid == OID_EC_PUBLIC_KEY {
         let curve = params.ok_or_else(|| invalid("EC parameters"))?;
         let curve: ObjectIdentifier = curve.decode_as().map_err(bad("EC parameters"))?;
         if curve == OID_P256 {
-            Some(KeyAlgorithm::EcdsaP256)
+            uncompressed_point(key_bytes, 32, |c| c < &P256_P[..])
+                .then_some(KeyAlgorithm::EcdsaP256)
         } else if curve == OID_P384 {
-            Some(KeyAlgorithm::EcdsaP384)
+            uncompressed_point(key_bytes, 48, |c| c < &P384_P[..])
+                .then_some(KeyAlgorithm::EcdsaP384)
         } else if curve == OID_P521 {
-            Some(KeyAlgorithm::EcdsaP521)
+            // p = 2^521 - 1 is 01 ff .. ff in 66 bytes (slices compare big-endian).
+            let reduced = |c: &[u8]| c[0] == 0 || (c[0] == 1 && c[1..].iter().any(|&b| b != 0xff));
+            uncompressed_point(key_bytes, 66, reduced).then_some(KeyAlgorithm::EcdsaP521)
         } else {
             None
         }
     } else if oid == OID_ED25519 {
-        Some(KeyAlgorithm::Ed25519)
+        (params.is_none() && key_bytes.len() == 32).then_some(KeyAlgorithm::Ed25519)
     } else {
         None
-    })
+    };
+    Ok((kind, key_bytes))
 }
 
 fn read_basic_constraints(value: &[u8]) -> Result<bool, ParseError> {
@@ -376,6 +424,45 @@ pub(crate) fn write_name(name_tlv: &[u8], out: &mut dyn fmt::Write) -> Result<()
     }
     Ok(())
 }
+
+/// The value of attribute `oid` in a Name, from the most specific RDN that has it (the last in
+/// encoding order, the first in RFC 4514 text), if it is text (UTF8String, PrintableString,
+/// IA5String: valid UTF-8).
+pub(crate) fn name_attribute<'a>(
+    name_tlv: &'a [u8],
+    oid: &ObjectIdentifier,
+) -> Result<Option<&'a str>, ParseError> {
+    let part = "Name";
+    let any = AnyRef::from_der(name_tlv).map_err(bad(part))?;
+    expect_tag(&any, Tag::Sequence, part)?;
+    let mut found = None;
+    let mut r = SliceReader::new(any.value()).map_err(bad(part))?;
+    while !r.is_finished() {
+        let rdn: AnyRef<'a> = r.decode().map_err(bad(part))?;
+        expect_tag(&rdn, Tag::Set, part)?;
+        let mut s = SliceReader::new(rdn.value()).map_err(bad(part))?;
+        while !s.is_finished() {
+            let atv: AnyRef<'a> = s.decode().map_err(bad(part))?;
+            expect_tag(&atv, Tag::Sequence, part)?;
+            let mut a = SliceReader::new(atv.value()).map_err(bad(part))?;
+            let this: ObjectIdentifier = a.decode().map_err(bad(part))?;
+            let value: AnyRef<'a> = a.decode().map_err(bad(part))?;
+            let text = matches!(
+                value.tag(),
+                Tag::Utf8String | Tag::PrintableString | Tag::Ia5String
+            );
+            if this == *oid && text {
+                found = core::str::from_utf8(value.value()).ok().or(found);
+            }
+        }
+    }
+    Ok(found)
+}
+
+pub(crate) const OID_COMMON_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.3");
+pub(crate) const OID_ORGANIZATIONAL_UNIT: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("2.5.4.11");
+pub(crate) const OID_ORGANIZATION: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.10");
 
 fn attribute_label(oid: &ObjectIdentifier) -> Option<&'static str> {
     const LABELS: &[(&str, &str)] = &[

@@ -293,6 +293,12 @@ pub fn anchors_from_pem(pem: &[u8]) -> Result<Vec<TrustAnchor<'static>>, ClientE
                     reason: "name constraints are not supported".into(),
                 });
             }
+            if !facts.key.is_some_and(|k| k.usable_by_rustls()) {
+                return Err(ClientError::BadAnchor {
+                    index: Some(i),
+                    reason: "a key (or key encoding) rustls cannot use".into(),
+                });
+            }
             Ok(TrustAnchor {
                 subject: facts.subject_contents().to_vec().into(),
                 subject_public_key_info: facts.spki_contents().to_vec().into(),

@@ -5,6 +5,8 @@ use std::vec::Vec;
 
 use serde::{Deserialize, Serialize};
 
+use crate::json::json_object;
+
 /// The `payloadType` of a root bundle. Versioned: a new payload schema gets a new type, so an
 /// old device refuses it by type before it parses anything.
 pub const PAYLOAD_TYPE: &str = "application/vnd.aws-iot-roots.bundle.v1+json";
@@ -38,7 +40,7 @@ pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
 
 /// The envelope as it appears in JSON. Field names are DSSE's.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub(crate) struct EnvelopeWire {
     #[serde(rename = "payloadType")]
     pub(crate) payload_type: std::string::String,
@@ -50,13 +52,18 @@ pub(crate) struct EnvelopeWire {
 /// One signature entry. `keyid` is a hint only: it selects which key to try first, and a
 /// signature counts for the key it verifies under, whatever its `keyid` says.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub(crate) struct SignatureWire {
     #[serde(default, skip_serializing_if = "std::string::String::is_empty")]
     pub(crate) keyid: std::string::String,
     /// base64 (standard alphabet, padded) of the 64-byte Ed25519 signature.
     pub(crate) sig: std::string::String,
 }
+
+json_object!(
+    EnvelopeWire => "the envelope object",
+    SignatureWire => "a signature object",
+);
 
 #[cfg(test)]
 mod tests {

@@ -27,6 +27,22 @@ pub enum Limit {
     RootNameBytes,
 }
 
+impl Limit {
+    /// What the limit bounds and its unit, in the spec's words.
+    fn describe(self) -> (&'static str, &'static str) {
+        match self {
+            Self::BundleBytes => ("the bundle file", "bytes"),
+            Self::PayloadBytes => ("the payload", "bytes"),
+            Self::Signatures => ("the signature list", "entries"),
+            Self::SignerKeys => ("the signer set", "keys"),
+            Self::Roots => ("the root list", "entries"),
+            Self::CertificateBytes => ("a certificate", "bytes"),
+            Self::FleetIdBytes => ("the fleet id", "bytes"),
+            Self::RootNameBytes => ("a root name", "bytes"),
+        }
+    }
+}
+
 /// Which signer set a threshold applies to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -57,7 +73,20 @@ pub enum KeyError {
         /// Position in the set, if in a set.
         index: Option<usize>,
     },
-    /// The threshold is 0 or more than the number of distinct keys.
+    /// A key with a small-order (torsion) component: not in the prime-order subgroup, so the
+    /// holder of another key's secret could sign for it too.
+    Torsion {
+        /// Position in the set, if in a set.
+        index: Option<usize>,
+    },
+    /// A signer set lists one key twice.
+    DuplicateKey {
+        /// Position of the second listing.
+        index: usize,
+        /// Position of the first.
+        first: usize,
+    },
+    /// The threshold is 0 or more than the number of keys.
     Threshold {
         /// The threshold given.
         threshold: u32,
@@ -91,12 +120,20 @@ impl fmt::Display for KeyError {
             Self::NonCanonical { index } => {
                 write!(f, "non-canonically encoded Ed25519 public key{}", at(index))
             }
+            Self::Torsion { index } => write!(
+                f,
+                "Ed25519 public key with a small-order (torsion) component{}",
+                at(index)
+            ),
+            Self::DuplicateKey { index, first } => {
+                write!(f, "key #{index} repeats key #{first} of the signer set")
+            }
             Self::Threshold {
                 threshold,
                 distinct_keys,
             } => write!(
                 f,
-                "threshold {threshold} is outside 1..={distinct_keys} (the number of distinct keys)"
+                "threshold {threshold} is outside 1..={distinct_keys} (the number of keys)"
             ),
             Self::TooManyKeys { count, limit } => {
                 write!(f, "{count} keys in a signer set; the limit is {limit}")
@@ -265,7 +302,11 @@ impl fmt::Display for BundleError {
         let t = |t: &UnixTime| crate::timefmt::format_rfc3339(*t);
         match self {
             Self::TooLarge { limit, max, actual } => {
-                write!(f, "too large: {limit:?} is {actual}, the limit is {max}")
+                let (what, unit) = limit.describe();
+                write!(
+                    f,
+                    "too large: {what} is {actual} {unit}; the limit is {max}"
+                )
             }
             Self::Malformed { part, detail } => write!(f, "malformed {part}: {detail}"),
             Self::PayloadType { found } => write!(
@@ -530,6 +571,21 @@ mod store_error {
             /// Whether the bundle was discarded (attempts exhausted).
             discarded: bool,
         },
+        /// The health check could not run (the device is offline, the endpoint is down):
+        /// nothing is known about the bundle, which stays staged with its attempts unspent.
+        HealthCheckUnavailable {
+            /// The staged bundle's version.
+            version: u64,
+            /// What the check reported.
+            reason: String,
+        },
+        /// The store is open read-only: updates are refused, the committed roots stay in use.
+        ReadOnly,
+        /// The generation counter is at its maximum: no further commit can be numbered.
+        GenerationExhausted {
+            /// The current generation.
+            generation: u64,
+        },
         /// This bundle was discarded before; it is not retried.
         PreviouslyDiscarded {
             /// Its version.
@@ -571,6 +627,17 @@ mod store_error {
                     }
                     Ok(())
                 }
+                Self::HealthCheckUnavailable { version, reason } => write!(
+                    f,
+                    "health check of bundle version {version} could not run: {reason}; it stays staged, and the attempt is not counted"
+                ),
+                Self::ReadOnly => f.write_str(
+                    "the trust store is open read-only: updates are refused, the committed roots stay in use",
+                ),
+                Self::GenerationExhausted { generation } => write!(
+                    f,
+                    "generation {generation} is the last one that can be numbered; no further commit is possible"
+                ),
                 Self::PreviouslyDiscarded { version, reason } => {
                     write!(
                         f,

@@ -12,7 +12,7 @@ use rustls::crypto::CryptoProvider;
 use rustls::{ClientConfig, ClientConnection, RootCertStore};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, TrustAnchor};
 
-use crate::store::HealthCheck;
+use crate::store::{HealthCheck, HealthCheckError};
 
 /// How long connecting and the handshake may take, each. A device on a slow cellular link
 /// completes a TLS handshake in a few seconds; past this the network, not the roots, is the
@@ -90,27 +90,30 @@ impl TlsHandshakeCheck {
         self
     }
 
-    fn handshake(&self, anchors: &[TrustAnchor<'static>]) -> Result<(), String> {
+    fn handshake(&self, anchors: &[TrustAnchor<'static>]) -> Result<(), HealthCheckError> {
+        // Everything before the handshake is the device's own doing (its configuration, its
+        // network): it says nothing about the anchors.
+        let unavailable = |reason: String| HealthCheckError::Unavailable { reason };
         let roots = RootCertStore {
             roots: anchors.to_vec(),
         };
         let builder = ClientConfig::builder_with_provider(self.provider.clone())
             .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
+            .map_err(|e| unavailable(e.to_string()))?
             .with_root_certificates(roots);
         let mut config = match &self.client_auth {
             Some((chain, key)) => builder
                 .with_client_auth_cert(chain.clone(), key.clone_key())
-                .map_err(|e| e.to_string())?,
+                .map_err(|e| unavailable(e.to_string()))?,
             None => builder.with_no_client_auth(),
         };
         config.alpn_protocols = self.alpn.clone();
         let mut conn = ClientConnection::new(Arc::new(config), self.server_name.clone())
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| unavailable(e.to_string()))?;
         let addrs: Vec<_> = self
             .addr
             .to_socket_addrs()
-            .map_err(|e| std::format!("{}: {e}", self.addr))?
+            .map_err(|e| unavailable(std::format!("{}: {e}", self.addr)))?
             .collect();
         let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
         let mut sock = None;
@@ -123,21 +126,33 @@ impl TlsHandshakeCheck {
                 Err(e) => last = e,
             }
         }
-        let mut sock = sock.ok_or_else(|| std::format!("connect {}: {last}", self.addr))?;
+        let mut sock =
+            sock.ok_or_else(|| unavailable(std::format!("connect {}: {last}", self.addr)))?;
         sock.set_read_timeout(Some(self.timeout))
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| unavailable(e.to_string()))?;
         sock.set_write_timeout(Some(self.timeout))
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| unavailable(e.to_string()))?;
         while conn.is_handshaking() {
-            conn.complete_io(&mut sock)
-                .map_err(|e| std::format!("TLS handshake with {}: {e}", self.addr))?;
+            conn.complete_io(&mut sock).map_err(|e| {
+                let reason = std::format!("TLS handshake with {}: {e}", self.addr);
+                // Only the server's chain failing to verify under the staged anchors is the
+                // bundle's fault. A timeout, a reset or an alert about our own client
+                // certificate is not.
+                let rustls_error = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>());
+                match rustls_error {
+                    Some(rustls::Error::InvalidCertificate(_)) => {
+                        HealthCheckError::Failed { reason }
+                    }
+                    _ => unavailable(reason),
+                }
+            })?;
         }
         Ok(())
     }
 }
 
 impl HealthCheck for TlsHandshakeCheck {
-    fn check(&mut self, anchors: &[TrustAnchor<'static>]) -> Result<(), String> {
+    fn check(&mut self, anchors: &[TrustAnchor<'static>]) -> Result<(), HealthCheckError> {
         self.handshake(anchors)
     }
 }

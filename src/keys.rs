@@ -1,7 +1,7 @@
 //! Ed25519 public keys and the signer sets that authorize bundles.
 
 use core::fmt;
-use std::string::String;
+use std::string::{String, ToString};
 use std::vec::Vec;
 
 use base64::engine::general_purpose::STANDARD as B64;
@@ -12,9 +12,12 @@ use sha2::{Digest, Sha256};
 use crate::error::KeyError;
 use crate::limits::MAX_SIGNER_KEYS;
 
-/// A validated Ed25519 public key: on the curve, canonically encoded, not of small order.
+/// A validated Ed25519 public key: on the curve, canonically encoded, not of small order, and
+/// in the prime-order subgroup (no torsion component).
 ///
-/// The point is decompressed once, when the key is loaded, not on every verification.
+/// These checks make "two keys" mean "two signers": each point has one accepted encoding, and
+/// no secret signs for two accepted points. The point is decompressed once, when the key is
+/// loaded, not on every verification.
 #[derive(Clone, Copy)]
 pub struct PublicKey {
     raw: [u8; 32],
@@ -52,7 +55,16 @@ impl PublicKey {
     ///
     /// [`KeyError::Malformed`] off the curve, [`KeyError::NonCanonical`] for a second encoding
     /// of a point (it would count as a second key), [`KeyError::Weak`] for a small-order key
-    /// (under which forged signatures verify with plain `verify`).
+    /// (under which forged signatures verify with plain `verify`), [`KeyError::Torsion`] for
+    /// a key with a small-order component.
+    ///
+    /// # Security
+    ///
+    /// A key `A' = A + T`, with `T` of order 8, passes the small-order and encoding checks, yet
+    /// whoever holds the secret of `A` signs for `A'` too: `verify_strict` checks
+    /// `[s]B = R + [k]A'`, which holds for `A`'s signature whenever 8 divides `k`, so one
+    /// nonce in eight works. With both in a signer set, one secret would cast two votes (the
+    /// class of tough's CVE-2020-15093: count distinct *signers*, not distinct byte strings).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, KeyError> {
         Self::checked(bytes, None)
     }
@@ -69,6 +81,9 @@ impl PublicKey {
         }
         if vk.is_weak() {
             return Err(KeyError::Weak { index });
+        }
+        if !vk.to_edwards().is_torsion_free() {
+            return Err(KeyError::Torsion { index });
         }
         Ok(Self { raw, point: vk })
     }
@@ -125,8 +140,9 @@ fn check_count(count: usize, limit: usize) -> Result<(), KeyError> {
 
 /// Who may sign the next bundle: Ed25519 keys and how many of them must sign.
 ///
-/// The threshold counts *distinct* keys (a key listed twice counts once), and must lie in
-/// `1..=` the number of distinct keys, so that no set is satisfiable by nobody or unsatisfiable.
+/// Every key is listed once (a set naming a key twice is refused, so that no implementation
+/// can count it twice), and the threshold lies in `1..=` the number of keys, so that no set is
+/// satisfiable by nobody or unsatisfiable.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignerSet {
     keys: Vec<PublicKey>,
@@ -149,13 +165,15 @@ impl SignerSet {
         limit: usize,
     ) -> Result<Self, KeyError> {
         check_count(keys.len(), limit)?;
-        let mut distinct = keys.clone();
-        distinct.sort();
-        distinct.dedup();
-        if threshold == 0 || threshold as usize > distinct.len() {
+        for (index, key) in keys.iter().enumerate() {
+            if let Some(first) = keys[..index].iter().position(|k| k == key) {
+                return Err(KeyError::DuplicateKey { index, first });
+            }
+        }
+        if threshold == 0 || threshold as usize > keys.len() {
             return Err(KeyError::Threshold {
                 threshold,
-                distinct_keys: distinct.len(),
+                distinct_keys: keys.len(),
             });
         }
         Ok(Self { keys, threshold })
@@ -178,12 +196,39 @@ impl SignerSet {
         Self::with_limit(out, threshold, limit)
     }
 
-    /// The keys, as given (duplicates included).
+    /// Reads a signer-set file: exactly the `signers` object of a bundle payload,
+    /// `{"threshold": N, "keys": ["<base64 of the raw 32-byte key>", ...]}`, with every key
+    /// and the threshold checked as in a payload. The one reader for the CLI's `--signers`,
+    /// applications and tests.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::Encoding`] for JSON that is not that object; otherwise the [`KeyError`]
+    /// naming the key or threshold at fault.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, KeyError> {
+        let w: crate::verifier::SignersWire =
+            serde_json::from_slice(bytes).map_err(|e| KeyError::Encoding {
+                detail: e.to_string(),
+            })?;
+        Self::from_base64(&w.keys, w.threshold, MAX_SIGNER_KEYS)
+    }
+
+    /// The signer-set file [`SignerSet::from_json`] reads: pretty-printed, newline-terminated.
+    pub fn to_json(&self) -> String {
+        let w = crate::verifier::SignersWire {
+            threshold: self.threshold,
+            keys: self.keys.iter().map(PublicKey::to_base64).collect(),
+        };
+        // Serializing a plain struct to a String cannot fail.
+        serde_json::to_string_pretty(&w).unwrap_or_default() + "\n"
+    }
+
+    /// The keys, in the order given (each once).
     pub fn keys(&self) -> &[PublicKey] {
         &self.keys
     }
 
-    /// How many distinct keys must sign.
+    /// How many of the keys must sign.
     pub fn threshold(&self) -> u32 {
         self.threshold
     }
@@ -193,14 +238,14 @@ impl SignerSet {
         self.keys.contains(key)
     }
 
-    /// Whether two sets authorize the same thing: same distinct keys, same threshold.
+    /// Whether two sets authorize the same thing: the same keys, in any order, and the same
+    /// threshold.
     pub fn same_as(&self, other: &Self) -> bool {
-        let norm = |s: &Self| {
+        let sorted = |s: &Self| {
             let mut k = s.keys.clone();
             k.sort();
-            k.dedup();
-            (k, s.threshold)
+            k
         };
-        norm(self) == norm(other)
+        self.threshold == other.threshold && sorted(self) == sorted(other)
     }
 }

@@ -82,6 +82,8 @@ mod dsse;
 mod error;
 #[cfg(all(feature = "store", feature = "rustls"))]
 mod health;
+#[cfg(feature = "bundle")]
+mod json;
 mod key;
 #[cfg(feature = "bundle")]
 mod keys;

@@ -206,7 +206,8 @@ impl BundleBuilder {
             if !info.is_ca {
                 return Err(BundleError::NotCa { sha256 });
             }
-            if info.not_after <= payload.issued_at {
+            // notAfter is inclusive (RFC 5280 §4.1.2.5): expired means strictly before.
+            if info.not_after < payload.issued_at {
                 return Err(BundleError::CertificateExpired {
                     sha256,
                     not_after: info.not_after,

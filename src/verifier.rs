@@ -24,6 +24,7 @@ use sha2::{Digest, Sha256};
 use crate::certparse;
 use crate::dsse::{pae, EnvelopeWire, SignatureWire, PAYLOAD_TYPE};
 use crate::error::{BundleError, Limit, SignerRole};
+use crate::json::json_object;
 use crate::key::KeyAlgorithm;
 use crate::keys::{hex, PublicKey, SignerSet};
 use crate::limits::{Limits, Policy, MAX_FLEET_ID_BYTES, MAX_ROOT_NAME_BYTES};
@@ -36,7 +37,7 @@ pub const SCHEMA_VERSION: u64 = 1;
 // Wire format
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 struct BundleWire {
     envelope: EnvelopeWire,
     /// base64 (standard, padded) DER certificates.
@@ -44,7 +45,7 @@ struct BundleWire {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 struct PayloadWire {
     schema: u64,
     fleet: String,
@@ -56,19 +57,30 @@ struct PayloadWire {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 struct RootRefWire {
     sha256: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::json::present"
+    )]
     name: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SignersWire {
-    threshold: u32,
-    keys: Vec<String>,
+#[serde(remote = "Self", deny_unknown_fields)]
+pub(crate) struct SignersWire {
+    pub(crate) threshold: u32,
+    pub(crate) keys: Vec<String>,
 }
+
+json_object!(
+    BundleWire => "the bundle object",
+    PayloadWire => "the payload object",
+    RootRefWire => "a root object",
+    SignersWire => "the signers object",
+);
 
 fn malformed(part: &str, detail: impl ToString) -> BundleError {
     BundleError::Malformed {
@@ -177,10 +189,12 @@ impl Payload {
     fn from_json(bytes: &[u8], limits: &Limits) -> Result<Self, BundleError> {
         // The schema number is read first, so that a newer schema is reported as such rather
         // than as an unknown field.
-        #[derive(Deserialize)]
+        #[derive(Serialize, Deserialize)]
+        #[serde(remote = "Self")]
         struct SchemaOnly {
             schema: u64,
         }
+        json_object!(SchemaOnly => "the payload object");
         let schema: SchemaOnly =
             serde_json::from_slice(bytes).map_err(|e| malformed("payload", e))?;
         if schema.schema != SCHEMA_VERSION {
@@ -467,12 +481,21 @@ impl TrustState {
     }
 
     /// The state after applying `bundle`.
+    ///
+    /// The time floor rises to the bundle's `issued_at`, but never past the trusted time it
+    /// was verified at: signers vouch that the bundle exists, so the true time is at least
+    /// roughly `issued_at`, but `issued_at` may lie up to the clock tolerance ahead, and a
+    /// floor lifted by that much would lift the next bundle's tolerance window with it
+    /// (48 bundles walked a fixed clock's floor 47 hours ahead). So bundles alone never move
+    /// the floor beyond the device's own clock.
     pub fn after(&self, bundle: &VerifiedBundle) -> Self {
         Self {
             fleet: self.fleet.clone(),
             version: bundle.payload.version,
             signers: bundle.payload.signers.clone(),
-            time_floor: self.time_floor.max(bundle.payload.issued_at),
+            time_floor: self
+                .time_floor
+                .max(bundle.payload.issued_at.min(bundle.trusted_time)),
             payload_sha256: Some(bundle.payload_sha256),
         }
     }
@@ -653,7 +676,11 @@ pub(crate) fn check_roots(
             return Err(BundleError::UnsupportedKey { sha256: sha });
         };
         let spki_sha256: [u8; 32] = Sha256::digest(facts.spki).into();
-        if let Some(other) = spkis.insert(spki_sha256, sha.clone()) {
+        // One key, one root: compared by the key bits, not the SPKI bytes, so that another
+        // spelling of the AlgorithmIdentifier cannot make one key look like two (certparse
+        // also refuses every encoding of a key but the one rustls uses).
+        let key_bits: [u8; 32] = Sha256::digest(facts.public_key).into();
+        if let Some(other) = spkis.insert(key_bits, sha.clone()) {
             return Err(BundleError::DuplicateKey { sha256: sha, other });
         }
         let mut subject = String::new();
@@ -680,7 +707,7 @@ pub(crate) fn check_roots(
     let t = trusted_time.as_secs();
     if !roots
         .iter()
-        .any(|r| r.not_before.as_secs() <= t && t < r.not_after.as_secs())
+        .any(|r| certparse::within_validity(r.not_before.as_secs(), r.not_after.as_secs(), t))
     {
         return Err(BundleError::NoValidRoot { trusted_time });
     }
@@ -907,6 +934,54 @@ pub struct CertificateInfo {
     pub is_ca: bool,
     /// Issuer equals subject.
     pub self_issued: bool,
+    /// The name a bundle gives this root unless told otherwise: see [`default_root_name`].
+    pub default_name: String,
+}
+
+/// The display name derived for a root: the subject's CN, else its OU, else its O (Starfield
+/// Class 2 has no CN), else the whole subject in RFC 4514 text; control characters dropped,
+/// then cut to [`MAX_ROOT_NAME_BYTES`] on a character boundary. Deterministic, so that two
+/// tools building the same bundle write the same bytes.
+///
+/// # Errors
+///
+/// [`BundleError::BadCertificate`] when `der` does not parse.
+///
+/// # Examples
+///
+/// ```
+/// # let pem = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/roots/Starfield_Class_2_CA.pem")).unwrap();
+/// # let der = rustls_pki_types::pem::PemObject::from_pem_slice(&pem).map(|d: rustls_pki_types::CertificateDer<'static>| d.to_vec()).unwrap();
+/// // "OU=Starfield Class 2 Certification Authority, O=Starfield Technologies, Inc., C=US"
+/// let name = aws_iot_roots::bundle::default_root_name(&der).unwrap();
+/// assert_eq!(name, "Starfield Class 2 Certification Authority");
+/// ```
+pub fn default_root_name(der: &[u8]) -> Result<String, BundleError> {
+    Ok(CertificateInfo::from_der(der)?.default_name)
+}
+
+fn derive_name(subject_tlv: &[u8], subject_text: &str) -> Result<String, certparse::ParseError> {
+    let mut name = subject_text;
+    for oid in [
+        certparse::OID_ORGANIZATION,
+        certparse::OID_ORGANIZATIONAL_UNIT,
+        certparse::OID_COMMON_NAME,
+    ] {
+        // Later wins: CN over OU over O.
+        if let Some(v) = certparse::name_attribute(subject_tlv, &oid)? {
+            if !v.trim().is_empty() {
+                name = v;
+            }
+        }
+    }
+    let mut out = String::new();
+    for ch in name.chars().filter(|c| !c.is_control()) {
+        if out.len() + ch.len_utf8() > MAX_ROOT_NAME_BYTES {
+            break;
+        }
+        out.push(ch);
+    }
+    Ok(out)
 }
 
 impl CertificateInfo {
@@ -924,6 +999,7 @@ impl CertificateInfo {
         let facts = certparse::parse(der).map_err(bad)?;
         let mut subject = String::new();
         certparse::write_name(facts.subject, &mut subject).map_err(bad)?;
+        let default_name = derive_name(facts.subject, &subject).map_err(bad)?;
         let secs = |s: u64| UnixTime::since_unix_epoch(core::time::Duration::from_secs(s));
         Ok(Self {
             subject,
@@ -934,6 +1010,7 @@ impl CertificateInfo {
             not_after: secs(facts.not_after),
             is_ca: facts.basic_constraints_ca == Some(true),
             self_issued: facts.is_self_issued(),
+            default_name,
         })
     }
 }

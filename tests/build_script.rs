@@ -141,13 +141,19 @@ fn expired_root_fails_naming_the_file_and_date() {
     );
 }
 
+/// RFC 5280 §4.1.2.5: notAfter itself is inside the validity period (CA 1's notAfter is
+/// 2038-01-17T00:00:00Z); the build fails from the next second on.
 #[test]
-fn root_valid_one_second_before_not_after_passes() {
+fn not_after_is_inclusive_at_build_time() {
     let s = Scratch::new().with_root("amazon-root-ca-1");
     s.run_at(utc(2038, 1, 17) - 1, &["amazon-root-ca-1"])
-        .expect("still valid");
+        .expect("valid before notAfter");
     s.run_at(utc(2038, 1, 17), &["amazon-root-ca-1"])
-        .expect_err("expired at notAfter");
+        .expect("valid at notAfter");
+    let err = s
+        .run_at(utc(2038, 1, 17) + 1, &["amazon-root-ca-1"])
+        .expect_err("expired after notAfter");
+    assert!(matches!(err, BuildError::Expired { .. }), "{err:?}");
 }
 
 #[test]
@@ -571,5 +577,32 @@ fn copy_dir(from: &Path, to: &Path) {
         } else {
             fs::copy(&p, to.join(e.file_name())).expect("copy");
         }
+    }
+}
+
+/// Issue 11, item 3: build.rs takes each key in the one encoding rustls uses (the bundle
+/// verifier's rule): a compressed point, an unreduced coordinate or RSA without NULL
+/// parameters is refused, so a second spelling of a root's key never ships as a second root.
+#[test]
+fn a_root_key_in_any_other_encoding_fails() {
+    let ca3 = common::load_pem(&roots_dir().join("Amazon_Root_CA_3.pem")).remove(0);
+    let ca1 = common::load_pem(&roots_dir().join("Amazon_Root_CA_1.pem")).remove(0);
+    for der in [
+        common::compressed_point_twin(&ca3),
+        common::unreduced_p256_coordinate(&ca3),
+        common::rsa_without_null_parameters(&ca1),
+    ] {
+        let s = Scratch::new().with_root("amazon-root-ca-3").with_file(
+            "twin.pem",
+            "twin",
+            common::pem(&der).as_bytes(),
+        );
+        assert_eq!(
+            s.run_at(utc(2026, 12, 1), &["amazon-root-ca-3", "twin"])
+                .expect_err("twin"),
+            BuildError::UnsupportedKey {
+                file: "twin.pem".into()
+            }
+        );
     }
 }

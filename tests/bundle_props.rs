@@ -106,8 +106,8 @@ proptest! {
         let issued = (CLOCK as i64 + issued_offset * day) as u64;
         let expires = (CLOCK as i64 + expires_offset * day + day / 2) as u64;
         let mut p = payload(version, &listed_roots, &next);
-        p["issued_at"] = json!(fmt(issued));
-        p["expires_at"] = json!(fmt(expires));
+        p["issued_at"] = json!(common::rfc3339(issued));
+        p["expires_at"] = json!(common::rfc3339(expires));
         if other_fleet {
             p["fleet"] = json!("someone-else");
         }
@@ -135,15 +135,4 @@ proptest! {
             prop_assert_eq!(v.roots().len(), listed_roots.len());
         }
     }
-}
-
-fn fmt(secs: u64) -> String {
-    let (y, m, d) = common::civil((secs / 86_400) as i64);
-    let rem = secs % 86_400;
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
 }

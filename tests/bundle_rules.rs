@@ -11,9 +11,9 @@ mod common;
 mod support;
 
 use aws_iot_roots::bundle::{
-    verify, BundleBuilder, BundleError, KeyError, Limit, Limits, Policy, SignerRole, SignerSet,
-    TrustState, Verdict, VerifiedBundle, KMS_RAW_MESSAGE_LIMIT, MAX_BUNDLE_BYTES,
-    MAX_PAYLOAD_BYTES, PAYLOAD_TYPE,
+    verify, BundleBuilder, BundleError, KeyError, Limit, Limits, Policy, PublicKey, Rule,
+    SignerRole, SignerSet, TrustState, Verdict, VerifiedBundle, KMS_RAW_MESSAGE_LIMIT,
+    MAX_BUNDLE_BYTES, MAX_PAYLOAD_BYTES, PAYLOAD_TYPE,
 };
 use serde_json::json;
 use support::*;
@@ -232,23 +232,31 @@ fn ghsa_8m7c_one_key_under_two_key_ids_counts_once() {
     assert_eq!(err, below_threshold(SignerRole::Current, 2));
 }
 
+/// A set listing one key twice is refused when loaded, in code and in a payload: no
+/// implementation can then count it twice (the class of CVE-2020-15093).
 #[test]
-fn a_key_listed_twice_in_the_signer_set_counts_once() {
+fn a_key_listed_twice_in_a_signer_set_is_refused() {
     let k = Keys::new(2);
     let a = k.keys[0].public_key();
-    let set = SignerSet::new(vec![a, a, k.keys[1].public_key()], 2).expect("2 distinct keys");
-    let st = state(set.clone(), 1);
-    let p = payload(2, &amazon_roots(), &set);
+    assert_eq!(
+        SignerSet::new(vec![a, k.keys[1].public_key(), a], 2),
+        Err(KeyError::DuplicateKey { index: 2, first: 0 })
+    );
+    let (kk, st, mut p) = baseline();
+    let first = p["signers"]["keys"][0].clone();
+    p["signers"]["keys"]
+        .as_array_mut()
+        .expect("keys")
+        .push(first);
     let err = refused(
-        &file(&p, &[by(&k.keys[0]), by(&k.keys[0])], &amazon_roots()),
+        &file(&p, &[by(&kk.keys[0]), by(&kk.keys[1])], &amazon_roots()),
         &st,
     );
-    assert_eq!(err, below_threshold(SignerRole::Current, 2));
-    apply(
-        &file(&p, &[by(&k.keys[0]), by(&k.keys[1])], &amazon_roots()),
-        &st,
-    )
-    .expect("two distinct keys");
+    assert_eq!(
+        err,
+        BundleError::SignerSet(KeyError::DuplicateKey { index: 3, first: 0 })
+    );
+    assert_eq!(err.rule(), Rule::Payload);
 }
 
 #[test]
@@ -558,10 +566,10 @@ fn rotated_out_keys_cannot_sign_the_next_bundle() {
 }
 
 #[test]
-fn reordered_or_repeated_keys_are_not_a_rotation() {
+fn reordered_keys_are_not_a_rotation() {
     let (k, st, _) = baseline();
     let pk = k.public();
-    let same = SignerSet::new(vec![pk[2], pk[1], pk[0], pk[0]], 2).expect("set");
+    let same = SignerSet::new(vec![pk[2], pk[1], pk[0]], 2).expect("set");
     let p = payload(2, &amazon_roots(), &same);
     apply(
         &file(&p, &[by(&k.keys[0]), by(&k.keys[1])], &amazon_roots()),
@@ -841,7 +849,7 @@ fn signer_set_threshold_must_be_between_one_and_the_distinct_keys() {
         })
     );
     assert_eq!(
-        SignerSet::new(vec![pk[0], pk[0]], 2),
+        SignerSet::new(vec![pk[0]], 2),
         Err(KeyError::Threshold {
             threshold: 2,
             distinct_keys: 1
@@ -1181,4 +1189,274 @@ fn a_root_with_an_rsa_key_below_2048_bits_is_refused() {
         &st,
     );
     assert_eq!(err, BundleError::UnsupportedKey { sha256: sha(&der) });
+}
+
+// Issue 11: identity means one signer, one key, one encoding; boundaries as RFC 5280 has them.
+
+/// Item 1. `A' = A + T` (T of order 8) is canonical and not of small order, yet `A`'s secret
+/// signs for it: `verify_strict` accepts whenever 8 divides the challenge, one nonce in
+/// eight. So a set holding A and A' gives one secret two votes; the key is refused at load.
+#[test]
+fn torsioned_twin_keys_are_refused_one_secret_one_vote() {
+    use ed25519_dalek::hazmat::{raw_sign, ExpandedSecretKey};
+    use ed25519_dalek::{Verifier as _, VerifyingKey};
+
+    // The attack works: grind the nonce prefix until the twin verifies a signature by A's
+    // secret, under verify_strict.
+    let seed = [7u8; 32];
+    let a = ed25519_dalek::SigningKey::from_bytes(&seed);
+    let twin_bytes =
+        torsioned_twin(&PublicKey::from_bytes(a.verifying_key().as_bytes()).expect("A"));
+    let twin = VerifyingKey::from_bytes(&twin_bytes).expect("on the curve");
+    assert!(!twin.is_weak(), "passes the small-order check");
+    let msg = b"DSSEv1 a PAE";
+    let mut esk = ExpandedSecretKey::from(&seed);
+    let forged = (0..=255u8).find_map(|i| {
+        esk.hash_prefix[0] = i;
+        let sig = raw_sign::<sha2::Sha512>(&esk, msg, &twin);
+        twin.verify_strict(msg, &sig).is_ok().then_some(sig)
+    });
+    let forged = forged.expect("one nonce in eight verifies");
+    assert!(twin.verify(msg, &forged).is_ok());
+
+    // The defence: such a key never loads, alone or in a payload's signer set.
+    assert_eq!(
+        PublicKey::from_bytes(&twin_bytes),
+        Err(KeyError::Torsion { index: None })
+    );
+    let (k, st, mut p) = baseline();
+    let twin_of_k0 = torsioned_twin(&k.keys[0].public_key());
+    use base64::Engine as _;
+    p["signers"]["keys"][1] = json!(base64::engine::general_purpose::STANDARD.encode(twin_of_k0));
+    let err = refused(
+        &file(&p, &[by(&k.keys[0]), by(&k.keys[1])], &amazon_roots()),
+        &st,
+    );
+    assert_eq!(
+        err,
+        BundleError::SignerSet(KeyError::Torsion { index: Some(1) })
+    );
+    assert_eq!(err.rule(), Rule::Payload);
+    assert!(err.to_string().contains("torsion"), "{err}");
+}
+
+/// Item 2. serde's derived structs also read a JSON array of the field values; every level
+/// the spec names an object refuses one.
+#[test]
+fn json_arrays_are_refused_wherever_the_spec_names_an_object() {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let (k, st, p) = baseline();
+    let sigs = [by(&k.keys[0]), by(&k.keys[1])];
+    let valid: serde_json::Value =
+        serde_json::from_slice(&file(&p, &sigs, &amazon_roots())).expect("json");
+    let env = &valid["envelope"];
+    let malformed = |bytes: &[u8], part: &str, what: &str| {
+        let err = refused(bytes, &st);
+        match &err {
+            BundleError::Malformed { part: p, detail } => {
+                assert_eq!(p, part, "{err}");
+                assert!(
+                    detail.contains(&format!("invalid type: sequence, expected {what}")),
+                    "{err}"
+                );
+            }
+            other => panic!("{what}: {other:?}"),
+        }
+    };
+    // The bundle file, the envelope and a signature entry.
+    let bundle_array = json!([env, valid["certificates"]]);
+    malformed(
+        &serde_json::to_vec(&bundle_array).expect("json"),
+        "bundle",
+        "the bundle object",
+    );
+    let mut v = valid.clone();
+    v["envelope"] = json!([env["payloadType"], env["payload"], env["signatures"]]);
+    malformed(
+        &serde_json::to_vec(&v).expect("json"),
+        "bundle",
+        "the envelope object",
+    );
+    let mut v = valid.clone();
+    let s0 = &env["signatures"][0];
+    v["envelope"]["signatures"][0] = json!([s0["keyid"], s0["sig"]]);
+    malformed(
+        &serde_json::to_vec(&v).expect("json"),
+        "bundle",
+        "a signature object",
+    );
+    // Inside the signed payload: the payload itself, a root entry, the signer set.
+    let as_array = payload_as_array(&p);
+    let bytes = file_with(
+        PAYLOAD_TYPE,
+        &serde_json::to_vec(&as_array).expect("json"),
+        &sigs,
+        &amazon_roots(),
+    );
+    malformed(&bytes, "payload", "the payload object");
+    let mut q = p.clone();
+    q["roots"][0] = json!([q["roots"][0]["sha256"], "Amazon Root CA 1"]);
+    malformed(
+        &file(&q, &sigs, &amazon_roots()),
+        "payload",
+        "a root object",
+    );
+    let mut q = p.clone();
+    q["signers"] = json!([q["signers"]["threshold"], q["signers"]["keys"]]);
+    malformed(
+        &file(&q, &sigs, &amazon_roots()),
+        "payload",
+        "the signers object",
+    );
+    // The signer-set file (`--signers`) is the same object.
+    let set_array = json!([2, p["signers"]["keys"]]);
+    match SignerSet::from_json(&serde_json::to_vec(&set_array).expect("json")) {
+        Err(KeyError::Encoding { detail }) => assert!(
+            detail.contains("invalid type: sequence, expected the signers object"),
+            "{detail}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    let file_text = k.set(2).to_json();
+    assert_eq!(SignerSet::from_json(file_text.as_bytes()), Ok(k.set(2)));
+    // A valid envelope still decodes its base64 as before.
+    assert!(b64.decode(env["payload"].as_str().expect("b64")).is_ok());
+}
+
+/// Item 2. An optional member is absent or a value: `null` is refused alike for a root's
+/// `name` and a signature's `keyid` (serde reads `null` as absent for an `Option`).
+#[test]
+fn null_is_refused_for_every_optional_member() {
+    let (k, st, p) = baseline();
+    let sigs = [by(&k.keys[0]), by(&k.keys[1])];
+    let mut q = p.clone();
+    q["roots"][0]["name"] = serde_json::Value::Null;
+    match refused(&file(&q, &sigs, &amazon_roots()), &st) {
+        BundleError::Malformed { part, detail } => {
+            assert_eq!(part, "payload");
+            assert!(
+                detail.contains("invalid type: null, expected a string"),
+                "{detail}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&file(&p, &sigs, &amazon_roots())).expect("json");
+    v["envelope"]["signatures"][0]["keyid"] = serde_json::Value::Null;
+    match refused(&serde_json::to_vec(&v).expect("json"), &st) {
+        BundleError::Malformed { part, detail } => {
+            assert_eq!(part, "bundle");
+            assert!(
+                detail.contains("invalid type: null, expected a string"),
+                "{detail}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // Absent is fine for both.
+    v["envelope"]["signatures"][0]
+        .as_object_mut()
+        .expect("object")
+        .remove("keyid");
+    apply(&serde_json::to_vec(&v).expect("json"), &st).expect("absent keyid");
+}
+
+/// Item 3. One P-256 key, compressed and uncompressed: two certificates, one key. The
+/// compressed form (which rustls' providers cannot use) is refused, so the pair cannot pass
+/// "no two roots share a key"; so is RSA without its NULL parameters, and an unreduced
+/// coordinate (a second spelling of a coordinate below p).
+#[test]
+fn one_key_in_two_encodings_is_refused() {
+    let (k, st, _) = baseline();
+    let ca3 = root_der("Amazon Root CA 3");
+    let ca1 = root_der("Amazon Root CA 1");
+    for (twin, label) in [
+        (common::compressed_point_twin(&ca3), "compressed point"),
+        (
+            common::unreduced_p256_coordinate(&ca3),
+            "unreduced coordinate",
+        ),
+        (
+            common::rsa_without_null_parameters(&ca1),
+            "RSA without NULL",
+        ),
+    ] {
+        let certs = vec![ca3.clone(), twin.clone()];
+        let p = payload(2, &certs, &k.set(2));
+        let err = refused(&file(&p, &[by(&k.keys[0]), by(&k.keys[1])], &certs), &st);
+        assert_eq!(
+            err,
+            BundleError::UnsupportedKey {
+                sha256: common::hex(&<sha2::Sha256 as sha2::Digest>::digest(&twin))
+            },
+            "{label}"
+        );
+        assert_eq!(err.rule(), Rule::Roots);
+    }
+}
+
+/// Item 4. RFC 5280 §4.1.2.5: the validity period includes notBefore and notAfter. A root is
+/// valid at both seconds, and not one second outside them.
+#[test]
+fn a_root_is_valid_from_its_not_before_through_its_not_after_second() {
+    let k = Keys::new(3);
+    let set = k.set(2);
+    let ca1 = root_der("Amazon Root CA 1");
+    // Amazon Root CA 1: notBefore 2015-05-26T00:00:00Z, notAfter 2038-01-17T00:00:00Z.
+    let (not_before, not_after) = (common::utc(2015, 5, 26), common::utc(2038, 1, 17));
+    for (clock, valid) in [
+        (not_before - 1, false),
+        (not_before, true),
+        (not_after, true),
+        (not_after + 1, false),
+    ] {
+        let st = TrustState {
+            time_floor: at(not_before - 86_400),
+            ..state(set.clone(), 1)
+        };
+        let mut p = payload(2, std::slice::from_ref(&ca1), &set);
+        p["issued_at"] = json!(common::rfc3339(clock - 60));
+        p["expires_at"] = json!(common::rfc3339(clock + 86_400));
+        let bytes = file(
+            &p,
+            &[by(&k.keys[0]), by(&k.keys[1])],
+            std::slice::from_ref(&ca1),
+        );
+        let result = verify(&bytes, &st, at(clock), &policy());
+        match (valid, result) {
+            (true, Ok(Verdict::Apply(_))) => {}
+            (false, Err(BundleError::NoValidRoot { trusted_time })) => {
+                assert_eq!(trusted_time, at(clock))
+            }
+            (want, got) => panic!("clock {clock}: valid {want}, got {got:?}"),
+        }
+    }
+}
+
+/// Item 12. Each bundle may be issued up to the clock tolerance ahead of trusted time. If its
+/// `issued_at` became the floor, the next window would start there: 48 bundles would walk a
+/// fixed clock's floor 47 hours ahead. The floor rises to `issued_at` only up to the trusted
+/// time it was verified at.
+#[test]
+fn bundles_alone_cannot_walk_the_time_floor_past_the_clock() {
+    let k = Keys::new(3);
+    let set = k.set(2);
+    let mut st = state(set.clone(), 1);
+    assert!(st.time_floor < at(CLOCK));
+    for n in 0..48u64 {
+        let mut p = payload(2 + n, &amazon_roots(), &set);
+        let issued = st.time_floor.as_secs().max(CLOCK) + 59 * 60;
+        p["issued_at"] = json!(common::rfc3339(issued));
+        let bytes = file(&p, &[by(&k.keys[0]), by(&k.keys[1])], &amazon_roots());
+        let v = apply(&bytes, &st).unwrap_or_else(|e| panic!("bundle {n}: {e}"));
+        st = st.after(&v);
+        assert!(
+            st.time_floor <= at(CLOCK),
+            "bundle {n} moved the floor past the clock"
+        );
+    }
+    assert_eq!(st.time_floor, at(CLOCK));
+    assert_eq!(st.version, 49);
 }

@@ -119,3 +119,52 @@ fn reads_serial_zero_roots() {
         assert_eq!(facts.basic_constraints_ca, Some(true), "{f}");
     }
 }
+
+/// Issue 11, item 3: each key has exactly one encoding the parser calls usable; any other
+/// spelling of the same key reads as no known key (so rustls never gets it, and two spellings
+/// never pass as two keys).
+#[test]
+fn only_the_encoding_rustls_uses_is_a_known_key() {
+    use key::KeyAlgorithm;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("roots");
+    let ca3 = common::load_pem(&root.join("Amazon_Root_CA_3.pem")).remove(0);
+    let ca1 = common::load_pem(&root.join("Amazon_Root_CA_1.pem")).remove(0);
+    assert_eq!(
+        certparse::parse(&ca3).expect("CA 3").key,
+        Some(KeyAlgorithm::EcdsaP256)
+    );
+    assert_eq!(
+        certparse::parse(&ca1).expect("CA 1").key,
+        Some(KeyAlgorithm::Rsa { bits: 2048 })
+    );
+    for (der, label) in [
+        (
+            common::compressed_point_twin(&ca3),
+            "compressed P-256 point",
+        ),
+        (common::unreduced_p256_coordinate(&ca3), "unreduced P-256 X"),
+        (
+            common::rsa_without_null_parameters(&ca1),
+            "RSA, parameters absent",
+        ),
+    ] {
+        let facts = certparse::parse(&der).expect(label);
+        assert_eq!(facts.key, None, "{label}");
+    }
+    // Ed25519 takes no parameters (RFC 8410 §3): with NULL parameters it is not a known key.
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).expect("key");
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ed = params.self_signed(&key).expect("cert").der().to_vec();
+    assert_eq!(
+        certparse::parse(&ed).expect("Ed25519").key,
+        Some(KeyAlgorithm::Ed25519)
+    );
+    let with_null = common::with_spki(&ed, |spki| {
+        spki.algorithm.parameters = Some(der::asn1::Null.into());
+    });
+    assert_eq!(
+        certparse::parse(&with_null).expect("Ed25519 + NULL").key,
+        None
+    );
+}

@@ -138,3 +138,72 @@ fn key_id_is_the_sha256_of_the_raw_public_key() {
     let key = SigningKey::generate().public_key();
     assert_eq!(key.key_id(), sha(key.as_bytes()));
 }
+
+/// The spec's name rule, as a table: CN, else OU, else O, else the RFC 4514 subject; control
+/// characters dropped; cut to 64 bytes on a character boundary.
+#[test]
+fn root_names_are_derived_from_cn_then_ou_then_o() {
+    use aws_iot_roots::bundle::{default_root_name, MAX_ROOT_NAME_BYTES};
+    let real = |file: &str| {
+        let pem = std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("roots")
+                .join(file),
+        )
+        .expect("root");
+        let der: rustls_pki_types::CertificateDer<'static> =
+            rustls_pki_types::pem::PemObject::from_pem_slice(&pem).expect("pem");
+        default_root_name(&der).expect("name")
+    };
+    assert_eq!(real("Amazon_Root_CA_1.pem"), "Amazon Root CA 1");
+    assert_eq!(
+        real("Starfield_Class_2_CA.pem"),
+        "Starfield Class 2 Certification Authority"
+    );
+    assert_eq!(
+        real("Starfield_Services_Root_Certificate_Authority_-_G2.pem"),
+        "Starfield Services Root Certificate Authority - G2"
+    );
+    let made = |attrs: &[(rcgen::DnType, &str)]| {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        p.distinguished_name = rcgen::DistinguishedName::new();
+        for (t, v) in attrs {
+            p.distinguished_name.push(t.clone(), *v);
+        }
+        default_root_name(p.self_signed(&key).expect("cert").der()).expect("name")
+    };
+    use rcgen::DnType::{CommonName, CountryName, OrganizationName, OrganizationalUnitName};
+    assert_eq!(
+        made(&[(OrganizationName, "Acme"), (OrganizationalUnitName, "PKI")]),
+        "PKI"
+    );
+    assert_eq!(
+        made(&[(CountryName, "US"), (OrganizationName, "Acme")]),
+        "Acme"
+    );
+    assert_eq!(made(&[(CountryName, "US")]), "C=US");
+    assert_eq!(made(&[(CommonName, "a\u{7}b")]), "ab");
+    // 40 two-byte characters are 80 bytes: cut to 32 characters, never inside one.
+    let long = "é".repeat(40);
+    let name = made(&[(CommonName, &long)]);
+    assert_eq!(name, "é".repeat(32));
+    assert!(name.len() <= MAX_ROOT_NAME_BYTES);
+}
+
+/// A limit is named in the spec's words, never by its Rust variant (issue 12 saw
+/// `RootNameBytes` in a refusal).
+#[test]
+fn a_name_over_the_limit_is_refused_in_words() {
+    let k = Keys::new(1);
+    let long = "x".repeat(83);
+    let err = BundleBuilder::new(FLEET, 2, at(ISSUED), at(EXPIRES), k.set(1))
+        .root(root_der("Amazon Root CA 1").into(), Some(long))
+        .build(&Limits::default())
+        .expect_err("83 bytes");
+    assert_eq!(
+        err.to_string(),
+        "too large: a root name is 83 bytes; the limit is 64"
+    );
+}

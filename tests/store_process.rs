@@ -22,7 +22,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_iot_roots::bundle::{BundleBuilder, Limits, PublicKey, SignerSet};
-use aws_iot_roots::store::{HealthCheck, StoreConfig, StoreError, TlsHandshakeCheck, TrustStore};
+use aws_iot_roots::store::{
+    HealthCheck, HealthCheckError, StoreConfig, StoreError, TlsHandshakeCheck, TrustStore,
+};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, TrustAnchor};
 use support::*;
 
@@ -44,7 +46,7 @@ fn run_child(test: &str, dir: &Path, extra_env: &[(&str, String)]) -> std::proce
     cmd.spawn().expect("spawn child")
 }
 
-fn pass(_: &[TrustAnchor<'static>]) -> Result<(), String> {
+fn pass(_: &[TrustAnchor<'static>]) -> Result<(), HealthCheckError> {
     Ok(())
 }
 
@@ -236,7 +238,11 @@ fn end_to_end_a_committed_bundle_lets_a_fresh_process_connect() {
     let err = client_check(port)
         .check(&store.anchors())
         .expect_err("must fail before the update");
-    assert!(err.contains("UnknownIssuer"), "{err}");
+    // A chain that does not verify under the anchors is the bundle's fault, not the device's.
+    assert!(
+        matches!(&err, HealthCheckError::Failed { reason } if reason.contains("UnknownIssuer")),
+        "{err:?}"
+    );
 
     // 2. A signed bundle with the test CA: stage, the health check passes, commit.
     let mut bundle = BundleBuilder::new(FLEET, 1, at(ISSUED), at(EXPIRES), keys.set(1))
@@ -307,4 +313,41 @@ fn health_check_against_a_server_the_staged_roots_do_not_trust_fails() {
         Err(StoreError::NotHealthChecked { .. })
     ));
     let _ = std::io::stdout().flush();
+}
+
+/// Issue 11, item 10: the ready-made TLS check tells the device's failures from the bundle's.
+/// A port nobody listens on says nothing about the anchors (`Unavailable`: no attempt spent);
+/// a server whose chain does not verify under them does (`Failed`). The positive control, a
+/// server that is up and verifies, passes with its CA as the anchor.
+#[test]
+fn tls_handshake_check_tells_the_device_from_the_bundle() {
+    let closed = {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let err = client_check(closed)
+        .with_timeout(Duration::from_secs(2))
+        .check(aws_iot_roots::TLS_SERVER_ROOTS)
+        .expect_err("nothing listens");
+    assert!(
+        matches!(&err, HealthCheckError::Unavailable { reason } if reason.contains("connect")),
+        "{err:?}"
+    );
+
+    let (ca, ca_key) = scratch_ca("classification CA");
+    let port = tls_server(&ca, &ca_key, 2);
+    let err = client_check(port)
+        .check(aws_iot_roots::TLS_SERVER_ROOTS)
+        .expect_err("untrusted chain");
+    assert!(
+        matches!(&err, HealthCheckError::Failed { reason } if reason.contains("UnknownIssuer")),
+        "{err:?}"
+    );
+    let anchor = CertificateDer::from(ca.der().to_vec());
+    let anchor = webpki::anchor_from_trusted_cert(&anchor)
+        .expect("anchor")
+        .to_owned();
+    client_check(port)
+        .check(&[anchor])
+        .expect("the server is up and its CA verifies it");
 }

@@ -1,6 +1,8 @@
 //! Opening a trust store on arbitrary directory contents: never panics, never yields zero
 //! anchors, and its status serializes. Input: a sequence of files, each
-//! `[name length u8][name][content length u16 LE][content]`.
+//! `[name length u8][name][content length u16 LE][content]`. A name starting with `!` plants a
+//! non-regular entry (a symbolic link, say) under the rest of the name: it lists as
+//! `EntryKind::Other` and refuses to be read, as `DirStorage` does.
 #![no_main]
 
 #[path = "common.rs"]
@@ -10,24 +12,35 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::io;
 
-use aws_iot_roots::store::{Storage, StoreConfig, TrustStore};
+use aws_iot_roots::store::{Entry, EntryKind, Storage, StoreConfig, TrustStore};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Default)]
-struct Mem(RefCell<BTreeMap<String, Vec<u8>>>);
+struct Mem(RefCell<BTreeMap<String, (EntryKind, Vec<u8>)>>);
 
 impl Storage for Mem {
     fn read(&self, name: &str, max: usize) -> io::Result<Option<Vec<u8>>> {
         match self.0.borrow().get(name) {
-            Some(d) if d.len() > max => Err(io::Error::new(io::ErrorKind::InvalidData, "too large")),
-            other => Ok(other.cloned()),
+            Some((EntryKind::File, d)) if d.len() > max => {
+                Err(io::Error::new(io::ErrorKind::InvalidData, "too large"))
+            }
+            Some((EntryKind::File, d)) => Ok(Some(d.clone())),
+            Some(_) => Err(io::Error::new(io::ErrorKind::InvalidData, "not a regular file")),
+            None => Ok(None),
         }
     }
-    fn list(&self) -> io::Result<Vec<String>> {
-        Ok(self.0.borrow().keys().cloned().collect())
+    fn list(&self) -> io::Result<Vec<Entry>> {
+        Ok(self
+            .0
+            .borrow()
+            .iter()
+            .map(|(name, (kind, _))| Entry { name: name.clone(), kind: *kind })
+            .collect())
     }
     fn write(&self, name: &str, bytes: &[u8]) -> io::Result<()> {
-        self.0.borrow_mut().insert(name.to_owned(), bytes.to_vec());
+        self.0
+            .borrow_mut()
+            .insert(name.to_owned(), (EntryKind::File, bytes.to_vec()));
         Ok(())
     }
     fn sync(&self, _: &str) -> io::Result<()> {
@@ -59,7 +72,11 @@ fuzz_target!(|data: &[u8]| {
         let len = u16::from_le_bytes([tail[n], tail[n + 1]]) as usize;
         let content = &tail[n + 2..];
         let take = len.min(content.len());
-        mem.0.borrow_mut().insert(name, content[..take].to_vec());
+        let (kind, name) = match name.strip_prefix('!') {
+            Some(rest) => (EntryKind::Other, rest.to_owned()),
+            None => (EntryKind::File, name),
+        };
+        mem.0.borrow_mut().insert(name, (kind, content[..take].to_vec()));
         rest = &content[take..];
     }
     let Ok(mut store) = TrustStore::open_with(mem, StoreConfig::new(common::FLEET, common::signers())) else { return };

@@ -51,3 +51,79 @@ pub(crate) fn civil(days: i64) -> (i64, i64, i64) {
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
+
+/// `der` with its SubjectPublicKeyInfo changed by `f`, re-encoded (the signature is left as it
+/// was: no code under test checks a root's self-signature, and webpki does not either).
+pub(crate) fn with_spki(
+    der: &[u8],
+    f: impl FnOnce(&mut x509_cert::spki::SubjectPublicKeyInfoOwned),
+) -> Vec<u8> {
+    use der::{Decode, Encode};
+    let mut cert = x509_cert::Certificate::from_der(der).expect("certificate");
+    f(&mut cert.tbs_certificate.subject_public_key_info);
+    cert.to_der().expect("encode")
+}
+
+/// The same EC certificate with its point compressed (`02`/`03 || X`): the same key, in the
+/// encoding rustls' providers do not accept.
+pub(crate) fn compressed_point_twin(der: &[u8]) -> Vec<u8> {
+    with_spki(der, |spki| {
+        let point = spki.subject_public_key.raw_bytes().to_vec();
+        assert_eq!(point[0], 0x04, "uncompressed point");
+        let coordinate = (point.len() - 1) / 2;
+        let y_odd = point[point.len() - 1] & 1 == 1;
+        let mut compressed = vec![if y_odd { 0x03 } else { 0x02 }];
+        compressed.extend_from_slice(&point[1..1 + coordinate]);
+        spki.subject_public_key =
+            der::asn1::BitString::from_bytes(&compressed).expect("bit string");
+    })
+}
+
+/// The same RSA certificate with its AlgorithmIdentifier parameters absent instead of NULL.
+pub(crate) fn rsa_without_null_parameters(der: &[u8]) -> Vec<u8> {
+    with_spki(der, |spki| {
+        assert!(spki.algorithm.parameters.is_some(), "NULL parameters");
+        spki.algorithm.parameters = None;
+    })
+}
+
+/// The same P-256 certificate with the point's X coordinate replaced by the field prime p:
+/// an unreduced coordinate, which no valid point has.
+pub(crate) fn unreduced_p256_coordinate(der: &[u8]) -> Vec<u8> {
+    const P: [u8; 32] = [
+        0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff,
+    ];
+    with_spki(der, |spki| {
+        let mut point = spki.subject_public_key.raw_bytes().to_vec();
+        assert_eq!(point.len(), 65, "P-256 uncompressed point");
+        point[1..33].copy_from_slice(&P);
+        spki.subject_public_key = der::asn1::BitString::from_bytes(&point).expect("bit string");
+    })
+}
+
+/// A PEM CERTIFICATE block for `der`.
+pub(crate) fn pem(der: &[u8]) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).expect("ascii"));
+        out.push('\n');
+    }
+    out.push_str("-----END CERTIFICATE-----\n");
+    out
+}
+
+/// RFC 3339 UTC text for seconds since the epoch, independent of the code under test.
+pub(crate) fn rfc3339(secs: u64) -> String {
+    let (y, m, d) = civil((secs / 86_400) as i64);
+    let rem = secs % 86_400;
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}

@@ -12,7 +12,8 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::support::{
-    by, file, file_with, hex, payload, root_der, sha, Sig, CLOCK, EXPIRES, FLEET, FLOOR, ISSUED,
+    by, file, file_with, hex, payload, payload_as_array, root_der, sha, Sig, CLOCK, EXPIRES, FLEET,
+    FLOOR, ISSUED,
 };
 
 /// One case: a folder name, and the files in it.
@@ -31,17 +32,6 @@ pub fn load_keys(dir: &Path) -> Vec<SigningKey> {
         .collect()
 }
 
-fn rfc3339(secs: u64) -> String {
-    let (y, m, d) = crate::common::civil((secs / 86_400) as i64);
-    let rem = secs % 86_400;
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 fn set_json(set: &SignerSet) -> Value {
     json!({ "threshold": set.threshold(), "keys": set.keys().iter().map(PublicKey::to_base64).collect::<Vec<_>>() })
 }
@@ -53,7 +43,7 @@ struct Ctx {
 
 impl Ctx {
     fn state(&self, version: u64) -> Value {
-        json!({ "fleet": FLEET, "version": version, "time_floor": rfc3339(FLOOR), "signers": set_json(&self.set), "payload_sha256": null })
+        json!({ "fleet": FLEET, "version": version, "time_floor": crate::common::rfc3339(FLOOR), "signers": set_json(&self.set), "payload_sha256": null })
     }
     fn payload(&self, version: u64) -> Value {
         payload(version, &amazon(), &self.set)
@@ -81,7 +71,7 @@ fn case(
 ) -> Case {
     Case {
         name,
-        case_json: json!({ "description": description, "clock": rfc3339(clock), "state": state, "expect": expect }),
+        case_json: json!({ "description": description, "clock": crate::common::rfc3339(clock), "state": state, "expect": expect }),
         bundle,
     }
 }
@@ -185,7 +175,7 @@ pub fn cases(keys: Vec<SigningKey>, testdata: &Path) -> Vec<Case> {
         valid.clone(),
     ));
     let mut p = c.payload(2);
-    p["issued_at"] = json!(rfc3339(CLOCK + 2 * 86_400));
+    p["issued_at"] = json!(crate::common::rfc3339(CLOCK + 2 * 86_400));
     out.push(case(
         "future-dated",
         "Issued two days after the device's clock (tolerance: one hour).",
@@ -195,10 +185,10 @@ pub fn cases(keys: Vec<SigningKey>, testdata: &Path) -> Vec<Case> {
         file(&p, &c.two(), &amazon()),
     ));
     let mut st = c.state(1);
-    st["time_floor"] = json!(rfc3339(ISSUED));
+    st["time_floor"] = json!(crate::common::rfc3339(ISSUED));
     out.push(case("clock-stepped-back", "The device clock reads 2020, behind its floor: trusted time is the floor; accepted and flagged.", st, 1_577_836_800, json!({ "outcome": "accepted", "clock_behind_floor": true }), valid.clone()));
     let mut st = c.state(1);
-    st["time_floor"] = json!(rfc3339(EXPIRES + 86_400));
+    st["time_floor"] = json!(crate::common::rfc3339(EXPIRES + 86_400));
     out.push(case(
         "clock-stepped-back-expired",
         "The clock was set back to before expiry, but the floor is past it: still expired.",
@@ -305,7 +295,7 @@ pub fn cases(keys: Vec<SigningKey>, testdata: &Path) -> Vec<Case> {
         "One byte over the 256 KiB file limit.",
         c.state(1),
         CLOCK,
-        refused("sizes", "BundleBytes"),
+        refused("sizes", "the bundle file is 262145 bytes"),
         vec![b' '; 256 * 1024 + 1],
     ));
     out.push(case(
@@ -313,7 +303,7 @@ pub fn cases(keys: Vec<SigningKey>, testdata: &Path) -> Vec<Case> {
         "A payload one byte over what keeps the PAE KMS-signable.",
         c.state(1),
         CLOCK,
-        refused("sizes", "PayloadBytes"),
+        refused("sizes", "the payload is 4037 bytes"),
         file_with(
             PAYLOAD_TYPE,
             &vec![b' '; MAX_PAYLOAD_BYTES + 1],
@@ -327,7 +317,7 @@ pub fn cases(keys: Vec<SigningKey>, testdata: &Path) -> Vec<Case> {
         "17 signature entries (limit 16).",
         c.state(1),
         CLOCK,
-        refused("sizes", "Signatures"),
+        refused("sizes", "the signature list is 17 entries"),
         file(&c.payload(2), &sigs, &amazon()),
     ));
     out.push(case(
@@ -517,6 +507,136 @@ pub fn cases(keys: Vec<SigningKey>, testdata: &Path) -> Vec<Case> {
         2_159_049_600,
         refused("roots", "no root is valid"),
         file(&p, &c.two(), &ca1),
+    ));
+
+    // Issue 11: identity is one signer, one key, one encoding; objects are objects.
+    let mut p = c.payload(2);
+    p["signers"]["keys"][1] =
+        json!(B64.encode(crate::support::torsioned_twin(&c.keys[0].public_key())));
+    out.push(case("torsioned-twin-key", "The next signer set holds k1 and k1 + T (T of order 8): one secret signs for both, so it would cast two votes.", c.state(1), CLOCK, refused("payload", "torsion"), file(&p, &c.two(), &amazon())));
+    let mut p = c.payload(2);
+    p["signers"]["keys"][2] = p["signers"]["keys"][0].clone();
+    out.push(case(
+        "duplicate-signer-key",
+        "The next signer set lists one key twice.",
+        c.state(1),
+        CLOCK,
+        refused("payload", "repeats key #0"),
+        file(&p, &c.two(), &amazon()),
+    ));
+    let v: Value = serde_json::from_slice(&valid).expect("json");
+    let env = v["envelope"].clone();
+    out.push(case(
+        "array-bundle",
+        "The bundle file spelled as a JSON array of its members.",
+        c.state(1),
+        CLOCK,
+        refused("sizes", "expected the bundle object"),
+        serde_json::to_vec(&json!([env, v["certificates"]])).expect("json"),
+    ));
+    out.push(case(
+        "array-envelope",
+        "The envelope spelled as a JSON array.",
+        c.state(1),
+        CLOCK,
+        refused("sizes", "expected the envelope object"),
+        edit(&valid, |v| {
+            v["envelope"] = json!([env["payloadType"], env["payload"], env["signatures"]])
+        }),
+    ));
+    out.push(case(
+        "array-signature",
+        "A signature entry spelled as a JSON array.",
+        c.state(1),
+        CLOCK,
+        refused("sizes", "expected a signature object"),
+        edit(&valid, |v| {
+            let s0 = v["envelope"]["signatures"][0].clone();
+            v["envelope"]["signatures"][0] = json!([s0["keyid"], s0["sig"]]);
+        }),
+    ));
+    out.push(case(
+        "null-keyid",
+        "A signature entry with \"keyid\": null (absent is allowed, null is not).",
+        c.state(1),
+        CLOCK,
+        refused("sizes", "invalid type: null"),
+        edit(&valid, |v| {
+            v["envelope"]["signatures"][0]["keyid"] = Value::Null
+        }),
+    ));
+    let p = c.payload(2);
+    let as_array = payload_as_array(&p);
+    out.push(case(
+        "array-payload",
+        "The signed payload spelled as a JSON array of its members.",
+        c.state(1),
+        CLOCK,
+        refused("payload", "expected the payload object"),
+        file_with(
+            PAYLOAD_TYPE,
+            &serde_json::to_vec(&as_array).expect("json"),
+            &c.two(),
+            &amazon(),
+        ),
+    ));
+    let mut p = c.payload(2);
+    p["roots"][0] = json!([p["roots"][0]["sha256"], "Amazon Root CA 1"]);
+    out.push(case(
+        "array-root-entry",
+        "A root entry spelled as a JSON array.",
+        c.state(1),
+        CLOCK,
+        refused("payload", "expected a root object"),
+        file(&p, &c.two(), &amazon()),
+    ));
+    let mut p = c.payload(2);
+    p["signers"] = json!([p["signers"]["threshold"], p["signers"]["keys"]]);
+    out.push(case(
+        "array-signers",
+        "The next signer set spelled as a JSON array.",
+        c.state(1),
+        CLOCK,
+        refused("payload", "expected the signers object"),
+        file(&p, &c.two(), &amazon()),
+    ));
+    let mut p = c.payload(2);
+    p["roots"][0]["name"] = Value::Null;
+    out.push(case(
+        "null-root-name",
+        "A root entry with \"name\": null (absent is allowed, null is not).",
+        c.state(1),
+        CLOCK,
+        refused("payload", "invalid type: null"),
+        file(&p, &c.two(), &amazon()),
+    ));
+    let ca3 = root_der("Amazon Root CA 3");
+    let twin = crate::common::compressed_point_twin(&ca3);
+    let certs = vec![ca3.clone(), twin];
+    out.push(case("same-key-compressed-point", "Amazon Root CA 3 twice: as issued, and re-encoded with its P-256 point compressed (one key, two certificates).", c.state(1), CLOCK, refused("roots", "key rustls cannot use"), file(&payload(2, &certs, &c.set), &c.two(), &certs)));
+    let certs = vec![crate::common::rsa_without_null_parameters(&root_der(
+        "Amazon Root CA 1",
+    ))];
+    out.push(case(
+        "rsa-parameters-absent",
+        "Amazon Root CA 1 re-encoded without the NULL parameters of its RSA key.",
+        c.state(1),
+        CLOCK,
+        refused("roots", "key rustls cannot use"),
+        file(&payload(2, &certs, &c.set), &c.two(), &certs),
+    ));
+    let mut p = payload(2, &ca1, &c.set);
+    p["issued_at"] = json!("2038-01-16T00:00:00Z");
+    p["expires_at"] = json!("2038-02-01T00:00:00Z");
+    let at_not_after = file(&p, &c.two(), &ca1);
+    out.push(case("root-valid-at-its-not-after-second", "Amazon Root CA 1 alone, at exactly its notAfter (2038-01-17T00:00:00Z): RFC 5280 counts that second as valid.", c.state(1), 2_147_299_200, json!({ "outcome": "accepted" }), at_not_after.clone()));
+    out.push(case(
+        "root-expired-one-second-after-not-after",
+        "The same bundle one second after CA 1's notAfter.",
+        c.state(1),
+        2_147_299_201,
+        refused("roots", "no root is valid"),
+        at_not_after,
     ));
     out
 }

@@ -96,6 +96,21 @@ pub fn payload(version: u64, roots: &[Vec<u8>], signers: &SignerSet) -> Value {
     })
 }
 
+/// The payload's member values as a JSON array, in the spec's member order: the spelling
+/// serde would read as the same struct, which the format refuses.
+pub fn payload_as_array(p: &Value) -> Value {
+    let members = [
+        "schema",
+        "fleet",
+        "version",
+        "issued_at",
+        "expires_at",
+        "roots",
+        "signers",
+    ];
+    json!(members.iter().map(|m| p[*m].clone()).collect::<Vec<_>>())
+}
+
 /// One signature entry: who signs, and the keyid written next to it.
 pub struct Sig<'a> {
     pub key: &'a SigningKey,
@@ -148,4 +163,15 @@ pub fn scratch_ca(common_name: &str) -> (rcgen::Certificate, rcgen::KeyPair) {
         .push(rcgen::DnType::CommonName, common_name);
     let cert = p.self_signed(&key).expect("self-signed CA");
     (cert, key)
+}
+
+/// `A + T` for `key`'s point `A` and `T` of order 8: a canonical, not-small-order encoding
+/// of a point outside the prime-order subgroup, whose signatures `A`'s secret can make.
+pub fn torsioned_twin(key: &PublicKey) -> [u8; 32] {
+    let a = curve25519_dalek::edwards::CompressedEdwardsY(*key.as_bytes())
+        .decompress()
+        .expect("point");
+    (a + curve25519_dalek::constants::EIGHT_TORSION[1])
+        .compress()
+        .to_bytes()
 }

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::rc::Rc;
 
-use aws_iot_roots::store::Storage;
+use aws_iot_roots::store::{Entry, EntryKind, Storage};
 
 #[derive(Clone, Default)]
 struct Inner {
@@ -127,26 +127,28 @@ impl Storage for SimStorage {
         }
     }
 
-    fn list(&self) -> io::Result<Vec<String>> {
+    fn list(&self) -> io::Result<Vec<Entry>> {
         let i = self.0.borrow();
         if i.powered_off {
             return Err(io::Error::other("power is off"));
         }
-        Ok(i.dir.keys().cloned().collect())
+        Ok(i.dir
+            .keys()
+            .map(|name| Entry {
+                name: name.clone(),
+                kind: EntryKind::File,
+            })
+            .collect())
     }
 
     fn write(&self, name: &str, bytes: &[u8]) -> io::Result<()> {
         self.mutate()?;
         let mut i = self.0.borrow_mut();
-        let n = match i.dir.get(name) {
-            Some(n) => *n,
-            None => {
-                i.next_inode += 1;
-                let n = i.next_inode;
-                i.dir.insert(name.to_owned(), n);
-                n
-            }
-        };
+        // As the trait says: whatever was at `name` is replaced by a new file (a new inode),
+        // never opened.
+        i.next_inode += 1;
+        let n = i.next_inode;
+        i.dir.insert(name.to_owned(), n);
         i.data.insert(n, bytes.to_vec());
         i.durable_data.insert(n, Vec::new());
         Ok(())

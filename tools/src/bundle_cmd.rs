@@ -18,7 +18,6 @@ use crate::fsutil::{read, write_atomic, Existing};
 use crate::inspect::hex;
 use crate::keys::{load_signer_set, public_key, signing_key};
 use crate::source::{entry_from_der, pem_certificates, pem_files};
-use crate::status::ReadOnlyDir;
 use crate::time_arg::{now_or_clock, parse_rfc3339, rfc3339};
 use crate::EXIT_CHECK_FAILED;
 
@@ -262,8 +261,7 @@ fn verify_cmd(a: &VerifyArgs) -> anyhow::Result<ExitCode> {
     let now = now_or_clock(a.now);
     let state = match &a.state {
         Some(dir) => {
-            let storage = ReadOnlyDir::new(dir)?;
-            let store = TrustStore::open_with(storage, StoreConfig::new(&a.fleet, signers))
+            let store = TrustStore::open_read_only(dir, StoreConfig::new(&a.fleet, signers))
                 .with_context(|| format!("read device state {}", dir.display()))?;
             store.floors().clone()
         }

@@ -5,9 +5,6 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context as _};
 use aws_iot_roots::bundle::{PublicKey, SignerSet, SigningKey};
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine as _;
-use serde::{Deserialize, Serialize};
 
 use crate::fsutil::{read_string, write_atomic, Existing};
 
@@ -46,14 +43,6 @@ pub(crate) struct SignerSetArgs {
     out: PathBuf,
 }
 
-/// A signer-set file: the keys as bundles carry them (base64 of the raw 32 bytes).
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct SignerSetFile {
-    pub(crate) threshold: u32,
-    pub(crate) keys: Vec<String>,
-}
-
 /// Reads a public key from SPKI PEM, or derives it from a PKCS#8 private key.
 pub(crate) fn public_key(path: &Path) -> anyhow::Result<PublicKey> {
     let pem = read_string(path)?;
@@ -71,26 +60,8 @@ pub(crate) fn signing_key(path: &Path) -> anyhow::Result<SigningKey> {
 }
 
 pub(crate) fn load_signer_set(path: &Path) -> anyhow::Result<SignerSet> {
-    let file: SignerSetFile = serde_json::from_str(&read_string(path)?)
-        .with_context(|| format!("{}: not a signer-set file", path.display()))?;
-    let mut keys = Vec::new();
-    for (i, k) in file.keys.iter().enumerate() {
-        let raw = B64
-            .decode(k)
-            .with_context(|| format!("{}: key #{i} is not base64", path.display()))?;
-        keys.push(
-            PublicKey::from_bytes(&raw).with_context(|| format!("{}: key #{i}", path.display()))?,
-        );
-    }
-    SignerSet::new(keys, file.threshold).with_context(|| path.display().to_string())
-}
-
-pub(crate) fn signer_set_json(set: &SignerSet) -> String {
-    let file = SignerSetFile {
-        threshold: set.threshold(),
-        keys: set.keys().iter().map(PublicKey::to_base64).collect(),
-    };
-    serde_json::to_string_pretty(&file).unwrap_or_default() + "\n"
+    SignerSet::from_json(read_string(path)?.as_bytes())
+        .with_context(|| format!("{}: not a usable signer-set file", path.display()))
 }
 
 pub(crate) fn keygen(args: &KeygenArgs) -> anyhow::Result<ExitCode> {
@@ -136,7 +107,7 @@ pub(crate) fn signer_set(args: &SignerSetArgs) -> anyhow::Result<ExitCode> {
     let set = SignerSet::new(keys, args.threshold)?;
     write_atomic(
         &args.out,
-        signer_set_json(&set).as_bytes(),
+        set.to_json().as_bytes(),
         0o644,
         Existing::Replace,
     )?;

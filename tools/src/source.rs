@@ -37,22 +37,13 @@ pub(crate) struct Entry {
     pub(crate) der: CertificateDer<'static>,
 }
 
-fn common_name(subject: &str) -> Option<String> {
-    subject
-        .split(", ")
-        .find_map(|rdn| rdn.strip_prefix("CN="))
-        .map(|cn| cn.replace("\\,", ","))
-}
-
 pub(crate) fn entry_from_der(
     der: CertificateDer<'static>,
     name: Option<String>,
 ) -> anyhow::Result<Entry> {
     let info = CertificateInfo::from_der(&der)?;
     Ok(Entry {
-        name: name
-            .or_else(|| common_name(&info.subject))
-            .unwrap_or_else(|| info.subject.clone()),
+        name: name.unwrap_or_else(|| info.default_name.clone()),
         subject: info.subject,
         key: info
             .key

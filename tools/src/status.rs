@@ -1,62 +1,13 @@
 //! `iot-roots status --state DIR`: a device trust store's status, read without changing it.
 
-use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context as _;
-use aws_iot_roots::store::{DirStorage, Storage, StoreConfig, TrustStore};
+use aws_iot_roots::store::{StoreConfig, TrustStore};
 
 use crate::keys::load_signer_set;
 use crate::table::{use_colour, Table, Tone};
 use crate::time_arg::now_or_clock;
-
-/// A store directory opened for reading only: inspection never cleans up, discards or
-/// writes anything on a device's state. It takes no lock, so it never blocks the agent.
-#[derive(Debug)]
-pub(crate) struct ReadOnlyDir(DirStorage);
-
-impl ReadOnlyDir {
-    pub(crate) fn new(dir: &Path) -> anyhow::Result<Self> {
-        if !dir.is_dir() {
-            anyhow::bail!("{}: no such state directory", dir.display());
-        }
-        Ok(Self(
-            DirStorage::new(dir).with_context(|| dir.display().to_string())?,
-        ))
-    }
-}
-
-fn read_only() -> io::Result<()> {
-    Err(io::Error::new(
-        io::ErrorKind::PermissionDenied,
-        "opened read-only for inspection",
-    ))
-}
-
-impl Storage for ReadOnlyDir {
-    fn read(&self, name: &str, max: usize) -> io::Result<Option<Vec<u8>>> {
-        self.0.read(name, max)
-    }
-    fn list(&self) -> io::Result<Vec<String>> {
-        self.0.list()
-    }
-    fn write(&self, _: &str, _: &[u8]) -> io::Result<()> {
-        read_only()
-    }
-    fn sync(&self, _: &str) -> io::Result<()> {
-        read_only()
-    }
-    fn rename(&self, _: &str, _: &str) -> io::Result<()> {
-        read_only()
-    }
-    fn sync_dir(&self) -> io::Result<()> {
-        read_only()
-    }
-    fn remove(&self, _: &str) -> io::Result<()> {
-        read_only()
-    }
-}
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -75,11 +26,10 @@ pub(crate) struct Args {
 
 pub(crate) fn run(a: &Args) -> anyhow::Result<ExitCode> {
     let signers = load_signer_set(&a.signers)?;
-    let store = TrustStore::open_with(
-        ReadOnlyDir::new(&a.state)?,
-        StoreConfig::new(&a.fleet, signers),
-    )
-    .with_context(|| format!("open {}", a.state.display()))?;
+    // Read-only: inspection never cleans up, discards or writes anything on a device's
+    // state, and waits out an agent's mutation in progress instead of reading it half done.
+    // The store's errors name the directory or the file in it.
+    let store = TrustStore::open_read_only(&a.state, StoreConfig::new(&a.fleet, signers))?;
     let s = store.status(now_or_clock(a.report.now));
     if a.report.json {
         println!("{}", serde_json::to_string_pretty(&s)?);
@@ -121,6 +71,17 @@ pub(crate) fn run(a: &Args) -> anyhow::Result<ExitCode> {
             d.what,
             &d.at[..10],
             d.days_left
+        );
+    }
+    if s.read_only {
+        println!("access:        read-only");
+    }
+    for d in &s.discarded {
+        println!(
+            "discarded:     version {} ({}): {}",
+            d.version,
+            serde_json::to_value(d.cause)?.as_str().unwrap_or("?"),
+            d.reason
         );
     }
     for n in &s.notes {

@@ -854,7 +854,9 @@ fn release_rotation_walkthrough() {
     let d = tempfile::tempdir().expect("tmp");
     let p = d.path();
     let now = UnixTime::since_unix_epoch(std::time::Duration::from_secs(1_798_848_000));
-    let pass = |_: &[TrustAnchor<'static>]| -> Result<(), String> { Ok(()) };
+    let pass = |_: &[TrustAnchor<'static>]| -> Result<(), aws_iot_roots::store::HealthCheckError> {
+        Ok(())
+    };
     // Three release engineers, 2 of 3 must sign.
     keys(p, 3, 2);
     let set1 = std::fs::read_to_string(p.join("set.json")).expect("set");
@@ -990,5 +992,25 @@ fn release_rotation_walkthrough() {
     assert!(
         names.iter().all(|n| !n.contains("Amazon Root CA 1")),
         "{names:?}"
+    );
+}
+
+/// Issue 11's spec fact (and issue 12's report): a root whose subject has no CN takes its OU
+/// as its name, so Starfield Class 2 goes into a bundle instead of failing on an 83-byte DN.
+#[test]
+fn a_root_without_a_common_name_goes_into_a_bundle_under_its_ou() {
+    let d = tempfile::tempdir().expect("tmp");
+    keys(d.path(), 1, 1);
+    create(
+        d.path(),
+        "b.json",
+        1,
+        "set.json",
+        &[root("Starfield_Class_2_CA.pem")],
+    );
+    let out = ok(d.path(), &["inspect", "--bundle", "b.json", "--json"]);
+    assert!(
+        out.contains("Starfield Class 2 Certification Authority"),
+        "{out}"
     );
 }
