@@ -12,6 +12,9 @@ need() { # need COMMAND DEBIAN-PACKAGE
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
 }
 need openssl openssl
+# PKCS#11 signing against a real token (tools/tests/pkcs11.rs): SoftHSM2 and OpenSC's pkcs11-tool.
+need softhsm2-util softhsm2
+need pkcs11-tool opensc
 # mosquitto lives in /usr/sbin, which a non-login PATH may lack.
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need mosquitto mosquitto
 

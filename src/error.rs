@@ -651,15 +651,10 @@ mod store_error {
         }
     }
 
-    impl std::error::Error for StoreError {
-        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-            match self {
-                Self::Io { source, .. } => Some(source),
-                Self::Bundle(e) => Some(e),
-                _ => None,
-            }
-        }
-    }
+    /// The message already includes the cause (the OS error, the bundle's refusal), so no
+    /// `source()` is reported: error chains (`anyhow`'s `{:#}`) would print it twice. Match
+    /// on the variant for the typed cause.
+    impl std::error::Error for StoreError {}
 
     impl From<BundleError> for StoreError {
         fn from(e: BundleError) -> Self {

@@ -104,6 +104,11 @@ pub mod bundle;
 #[cfg(feature = "bundle")]
 mod verifier;
 
+// README.md's Rust examples compile as doctests, with the features they name.
+#[cfg(all(doctest, feature = "store", feature = "rustls"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 pub use key::KeyAlgorithm;
 pub use roots::{
     deadlines_before, known_removal, Deadline, DeadlineKind, RemovalBasis, Root,

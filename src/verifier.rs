@@ -421,6 +421,34 @@ impl Bundle {
         verified
     }
 
+    /// What each signature entry proves against `candidates`, in envelope order: for review
+    /// tools (`iot-roots bundle signatures`), never for deciding what to trust ([`verify`]
+    /// counts distinct keys; this reports entries). A signature whose `keyid` names a
+    /// candidate but does not verify under it says the payload changed after signing, or the
+    /// key id is wrong.
+    pub fn signature_checks(&self, candidates: &[PublicKey]) -> Vec<SignatureCheck> {
+        let pae = self.pae();
+        let ids: Vec<String> = candidates.iter().map(PublicKey::key_id).collect();
+        self.signatures
+            .iter()
+            .map(|(keyid, sig)| {
+                let sig = Signature::from_slice(sig).ok();
+                let verified_by = sig.and_then(|sig| {
+                    candidates
+                        .iter()
+                        .find(|k| k.verifying_key().verify_strict(&pae, &sig).is_ok())
+                        .copied()
+                });
+                let named = ids.iter().position(|id| id == keyid).map(|i| candidates[i]);
+                SignatureCheck {
+                    keyid: keyid.clone(),
+                    verified_by,
+                    named,
+                }
+            })
+            .collect()
+    }
+
     /// Number of signature entries.
     pub fn signature_count(&self) -> usize {
         self.signatures.len()
@@ -446,6 +474,18 @@ impl Bundle {
     pub(crate) fn push_signature(&mut self, key: &PublicKey, sig: Vec<u8>) {
         self.signatures.push((key.key_id(), sig));
     }
+}
+
+/// One signature entry, as [`Bundle::signature_checks`] found it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SignatureCheck {
+    /// The entry's `keyid`, as written (a hint; may be empty).
+    pub keyid: String,
+    /// The candidate key the signature verifies under (`verify_strict` over the PAE), if any.
+    pub verified_by: Option<PublicKey>,
+    /// The candidate key the `keyid` names, if any.
+    pub named: Option<PublicKey>,
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ use rustls_pki_types::UnixTime;
 use serde::Serialize;
 
 use crate::source::{Entry, SourceArgs};
-use crate::table::{use_colour, Table, Tone};
+use crate::table::{use_colour, Column, Table, Tone};
 use crate::time_arg::{days_between, now_or_clock, parse_rfc3339, rfc3339};
 
 /// Days left under which a deadline is highlighted: the build script's default warning
@@ -20,9 +20,19 @@ pub(crate) struct ReportArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
-    /// Evaluate at this time (RFC 3339) instead of now.
+    /// Evaluate at this time (RFC 3339) instead of now (or IOT_ROOTS_NOW).
     #[arg(long, value_name = "RFC3339", value_parser = parse_rfc3339)]
     pub(crate) now: Option<UnixTime>,
+    /// Every column in full, however wide (tables fit the terminal, or 80 columns, otherwise).
+    #[arg(long)]
+    pub(crate) wide: bool,
+}
+
+impl ReportArgs {
+    /// The width a table must fit, or `None` with `--wide`.
+    pub(crate) fn width(&self) -> Option<usize> {
+        (!self.wide).then(crate::table::output_width)
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -99,22 +109,28 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     if args.report.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&serde_json::json!({ "source": source, "roots": views }))?
+            serde_json::to_string_pretty(
+                &serde_json::json!({ "schema": 1, "source": source, "roots": views })
+            )?
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let mut t = Table::new(vec![
-        "NAME",
-        "KEY",
-        "NOT AFTER",
-        "DAYS LEFT",
-        "ROOT-PROGRAM REMOVAL",
-        "SHA-256",
-        "SPKI SHA-256 (pin)",
-    ]);
+    let wide = args.report.wide;
+    let mut columns = vec![
+        Column::shrinkable("NAME"),
+        Column::new("KEY"),
+        Column::new("NOT AFTER"),
+        Column::new("DAYS"),
+        Column::shrinkable("ROOT PROGRAM"),
+    ];
+    if wide {
+        columns.push(Column::new("SHA-256"));
+    }
+    columns.push(Column::digest("SPKI PIN"));
+    let mut t = Table::new(columns);
     for v in &views {
         let removal = match &v.root_program_removal {
-            Some(r) => (
+            Some(r) if wide => (
                 format!(
                     "{} {} ({}, {} days)",
                     r.program,
@@ -124,19 +140,39 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 ),
                 tone(r.days_left),
             ),
+            Some(r) => (format!("{} {}", &r.date[..10], r.basis), tone(r.days_left)),
             None => ("-".into(), Tone::Plain),
         };
-        t.row(vec![
+        let mut row = vec![
             (v.name.clone(), Tone::Plain),
             (v.key.clone(), Tone::Plain),
             (v.not_after[..10].into(), Tone::Plain),
             (v.days_left.to_string(), tone(v.days_left)),
             removal,
-            (v.sha256.clone(), Tone::Plain),
-            (v.spki_sha256.clone(), Tone::Plain),
-        ]);
+        ];
+        if wide {
+            row.push((v.sha256.clone(), Tone::Plain));
+        }
+        row.push((v.spki_sha256.clone(), Tone::Plain));
+        t.row(row);
     }
-    print!("{}", t.render(use_colour()));
+    print!("{}", t.render(use_colour(), args.report.width()));
+    if let Some(signers) = &source.signers {
+        let keys = signers["keys"].as_array().cloned().unwrap_or_default();
+        println!(
+            "next signer set: {} of {}",
+            signers["threshold"],
+            keys.len()
+        );
+        for k in &keys {
+            let id = k["key_id"].as_str().unwrap_or_default();
+            println!(
+                "  {}  {}",
+                id.get(..16).unwrap_or(id),
+                k["public_key"].as_str().unwrap_or_default()
+            );
+        }
+    }
     eprintln!("source: {source}");
     if views.is_empty() {
         eprintln!("note: no roots");

@@ -21,7 +21,14 @@ pub(crate) struct KeygenArgs {
 #[derive(Debug, clap::Args)]
 pub(crate) struct PubkeyArgs {
     /// A private key (PKCS#8 PEM) or public key (SPKI PEM).
-    key: PathBuf,
+    #[arg(
+        required_unless_present = "pkcs11_module",
+        conflicts_with = "pkcs11_module"
+    )]
+    key: Option<PathBuf>,
+    /// Or a key in an HSM.
+    #[command(flatten)]
+    pkcs11: crate::pkcs11::TokenArgs,
     /// Print the SPKI PEM instead of the base64 key and key id.
     #[arg(long)]
     pem: bool,
@@ -36,8 +43,11 @@ pub(crate) struct SignerSetArgs {
     #[arg(long)]
     threshold: u32,
     /// Public (or private) key files of the signers.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "pkcs11_module")]
     keys: Vec<PathBuf>,
+    /// Also a key in an HSM (export more token keys with `pubkey --pem`).
+    #[command(flatten)]
+    pkcs11: crate::pkcs11::TokenArgs,
     /// Where to write the signer-set file (JSON).
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
@@ -57,6 +67,19 @@ pub(crate) fn signing_key(path: &Path) -> anyhow::Result<SigningKey> {
     let pem = read_string(path)?;
     SigningKey::from_pkcs8_pem(&pem)
         .with_context(|| format!("{}: not an Ed25519 PKCS#8 private key", path.display()))
+}
+
+fn describe_inputs(args: &SignerSetArgs) -> String {
+    let mut names: Vec<String> = args.keys.iter().map(|p| p.display().to_string()).collect();
+    if let Some(label) = &args.pkcs11.key_label {
+        names.push(format!("token key {label:?}"));
+    }
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| format!("#{i} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub(crate) fn load_signer_set(path: &Path) -> anyhow::Result<SignerSet> {
@@ -83,13 +106,16 @@ pub(crate) fn keygen(args: &KeygenArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub(crate) fn pubkey(args: &PubkeyArgs) -> anyhow::Result<ExitCode> {
-    let key = public_key(&args.key)?;
+    let key = match &args.key {
+        Some(path) => public_key(path)?,
+        None => crate::pkcs11::TokenKey::open(&args.pkcs11)?.public_key(),
+    };
     if args.pem {
         print!("{}", key.to_spki_pem()?);
     } else if args.json {
         println!(
             "{}",
-            serde_json::json!({ "public_key": key.to_base64(), "key_id": key.key_id() })
+            serde_json::json!({ "schema": 1, "public_key": key.to_base64(), "key_id": key.key_id() })
         );
     } else {
         println!("public key: {}", key.to_base64());
@@ -99,23 +125,33 @@ pub(crate) fn pubkey(args: &PubkeyArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub(crate) fn signer_set(args: &SignerSetArgs) -> anyhow::Result<ExitCode> {
-    let keys = args
+    let mut keys = args
         .keys
         .iter()
         .map(|p| public_key(p))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let set = SignerSet::new(keys, args.threshold)?;
+    if args.pkcs11.pkcs11_module.is_some() {
+        keys.push(crate::pkcs11::TokenKey::open(&args.pkcs11)?.public_key());
+    }
+    let set = SignerSet::new(keys, args.threshold).map_err(|e| {
+        // Name the file behind a key error ("key #2 repeats key #0").
+        anyhow::anyhow!("{e} (keys in the order given: {})", describe_inputs(args))
+    })?;
     write_atomic(
         &args.out,
         set.to_json().as_bytes(),
         0o644,
         Existing::Replace,
     )?;
+    let n = set.keys().len();
     println!(
-        "{} of {} keys: {}",
+        "{} of {n} {} must sign: {}",
         set.threshold(),
-        set.keys().len(),
+        crate::check_expiry::plural(n, "key", "keys"),
         args.out.display()
     );
+    for k in set.keys() {
+        println!("  {}  {}", &k.key_id()[..16], k.to_base64());
+    }
     Ok(ExitCode::SUCCESS)
 }

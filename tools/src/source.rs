@@ -85,9 +85,93 @@ pub(crate) fn pem_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// Where roots were read from, for messages and JSON (`source` in docs/cli-json.md).
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct Source {
+    /// "compiled-in", "directory", "pem" or "bundle".
+    pub(crate) kind: &'static str,
+    /// The path given, for all but compiled-in.
+    pub(crate) path: Option<String>,
+    /// A bundle's fleet.
+    pub(crate) fleet: Option<String>,
+    /// A bundle's version.
+    pub(crate) version: Option<u64>,
+    /// A bundle's expires_at.
+    pub(crate) expires_at: Option<String>,
+    /// A bundle's next signer set: its threshold and keys, by key id.
+    pub(crate) signers: Option<serde_json::Value>,
+    /// Whether the roots were verified as a device would: always false here (`bundle verify`
+    /// does that).
+    pub(crate) verified: bool,
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.kind, &self.path) {
+            ("compiled-in", _) => f.write_str("compiled-in roots"),
+            ("bundle", Some(p)) => write!(
+                f,
+                "bundle {p} (not verified), version {}",
+                self.version.unwrap_or_default()
+            ),
+            ("pem", Some(p)) => write!(f, "PEM file {p}"),
+            (kind, Some(p)) => write!(f, "{kind} {p}"),
+            (kind, None) => f.write_str(kind),
+        }
+    }
+}
+
+impl Source {
+    fn at(kind: &'static str, path: &Path) -> Self {
+        Self {
+            kind,
+            path: Some(path.display().to_string()),
+            fleet: None,
+            version: None,
+            expires_at: None,
+            signers: None,
+            verified: false,
+        }
+    }
+}
+
+/// The roots compiled into this build of the tool.
+pub(crate) fn compiled_in() -> Vec<Entry> {
+    ROOTS
+        .iter()
+        .map(|r| Entry {
+            name: r.name.into(),
+            subject: r.subject.into(),
+            key: r.key.to_string(),
+            not_after: r.not_after,
+            sha256: r.sha256,
+            spki_sha256: r.spki_sha256,
+            removal: r.root_program_removal,
+            der: r.der.clone(),
+        })
+        .collect()
+}
+
+/// A bundle's roots, with the payload's names (not verified).
+pub(crate) fn bundle_entries(bundle: &Bundle) -> anyhow::Result<Vec<Entry>> {
+    let payload = bundle.payload_unverified(&Limits::default())?;
+    let mut out = Vec::new();
+    for der in bundle.certificates() {
+        let der = der.into_owned();
+        let info = CertificateInfo::from_der(&der)?;
+        let name = payload
+            .roots
+            .iter()
+            .find(|r| r.sha256 == info.sha256)
+            .and_then(|r| r.name.clone());
+        out.push(entry_from_der(der, name)?);
+    }
+    Ok(out)
+}
+
 impl SourceArgs {
-    /// The roots, and a description of where they came from.
-    pub(crate) fn load(&self) -> anyhow::Result<(String, Vec<Entry>)> {
+    /// The roots, and where they came from.
+    pub(crate) fn load(&self) -> anyhow::Result<(Source, Vec<Entry>)> {
         if let Some(dir) = &self.roots {
             let mut out = Vec::new();
             for f in pem_files(dir)? {
@@ -95,14 +179,15 @@ impl SourceArgs {
                     out.push(entry_from_der(der, None).with_context(|| f.display().to_string())?);
                 }
             }
-            return Ok((format!("directory {}", dir.display()), out));
+            return Ok((Source::at("directory", dir), out));
         }
         if let Some(pem) = &self.pem {
             let out = pem_certificates(pem)?
                 .into_iter()
                 .map(|d| entry_from_der(d, None))
-                .collect::<anyhow::Result<_>>()?;
-            return Ok((format!("PEM file {}", pem.display()), out));
+                .collect::<anyhow::Result<_>>()
+                .with_context(|| pem.display().to_string())?;
+            return Ok((Source::at("pem", pem), out));
         }
         if let Some(path) = &self.bundle {
             let bundle = Bundle::from_bytes(&read(path)?, &Limits::default())
@@ -110,39 +195,51 @@ impl SourceArgs {
             let payload = bundle
                 .payload_unverified(&Limits::default())
                 .with_context(|| path.display().to_string())?;
-            let mut out = Vec::new();
-            for der in bundle.certificates() {
-                let der = der.into_owned();
-                let info = CertificateInfo::from_der(&der)?;
-                let name = payload
-                    .roots
-                    .iter()
-                    .find(|r| r.sha256 == info.sha256)
-                    .and_then(|r| r.name.clone());
-                out.push(entry_from_der(der, name)?);
-            }
-            return Ok((
-                format!(
-                    "bundle {} (unverified), version {}",
-                    path.display(),
-                    payload.version
-                ),
-                out,
-            ));
+            let out = bundle_entries(&bundle).with_context(|| path.display().to_string())?;
+            let signers = serde_json::json!({
+                "threshold": payload.signers.threshold(),
+                "keys": payload.signers.keys().iter().map(crate::bundle_cmd::KeyLine::from).collect::<Vec<_>>(),
+            });
+            let source = Source {
+                signers: Some(signers),
+                fleet: Some(payload.fleet),
+                version: Some(payload.version),
+                expires_at: Some(crate::time_arg::rfc3339(payload.expires_at)),
+                ..Source::at("bundle", path)
+            };
+            return Ok((source, out));
         }
-        let out = ROOTS
-            .iter()
-            .map(|r| Entry {
-                name: r.name.into(),
-                subject: r.subject.into(),
-                key: r.key.to_string(),
-                not_after: r.not_after,
-                sha256: r.sha256,
-                spki_sha256: r.spki_sha256,
-                removal: r.root_program_removal,
-                der: r.der.clone(),
-            })
-            .collect();
-        Ok(("compiled-in roots".into(), out))
+        let source = Source {
+            kind: "compiled-in",
+            path: None,
+            fleet: None,
+            version: None,
+            expires_at: None,
+            signers: None,
+            verified: false,
+        };
+        Ok((source, compiled_in()))
     }
+}
+
+/// PEM for C clients (mosquitto, curl, paho, the AWS IoT Device SDK): each certificate after
+/// a comment line naming it, which OpenSSL and mbedTLS skip.
+pub(crate) fn labelled_pem(entries: &[Entry]) -> String {
+    use base64::Engine as _;
+    let mut out = String::new();
+    for e in entries {
+        out.push_str(&format!(
+            "# {} (SHA-256 {})\n",
+            e.name,
+            crate::inspect::hex(&e.sha256)
+        ));
+        out.push_str("-----BEGIN CERTIFICATE-----\n");
+        let b64 = base64::engine::general_purpose::STANDARD.encode(e.der.as_ref());
+        for line in b64.as_bytes().chunks(64) {
+            out.push_str(&String::from_utf8_lossy(line));
+            out.push('\n');
+        }
+        out.push_str("-----END CERTIFICATE-----\n");
+    }
+    out
 }

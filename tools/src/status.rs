@@ -1,38 +1,52 @@
 //! `iot-roots status --state DIR`: a device trust store's status, read without changing it.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use aws_iot_roots::store::{StoreConfig, TrustStore};
+use aws_iot_roots::store::TrustStore;
 
-use crate::keys::load_signer_set;
-use crate::table::{use_colour, Table, Tone};
+use crate::table::{use_colour, Column, Table, Tone};
 use crate::time_arg::now_or_clock;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// The device's trust store directory.
-    #[arg(long, value_name = "DIR")]
-    state: PathBuf,
-    /// The device's fleet.
-    #[arg(long)]
-    fleet: String,
-    /// The device's initial signer-set file.
-    #[arg(long, value_name = "FILE")]
-    signers: PathBuf,
+    #[command(flatten)]
+    store: crate::device::StoreArgs,
     #[command(flatten)]
     report: crate::inspect::ReportArgs,
 }
 
 pub(crate) fn run(a: &Args) -> anyhow::Result<ExitCode> {
-    let signers = load_signer_set(&a.signers)?;
     // Read-only: inspection never cleans up, discards or writes anything on a device's
     // state, and waits out an agent's mutation in progress instead of reading it half done.
     // The store's errors name the directory or the file in it.
-    let store = TrustStore::open_read_only(&a.state, StoreConfig::new(&a.fleet, signers))?;
-    let s = store.status(now_or_clock(a.report.now));
+    let store = TrustStore::open_read_only(&a.store.state, a.store.config()?)?;
+    let now = now_or_clock(a.report.now);
+    let s = store.status(now);
     if a.report.json {
-        println!("{}", serde_json::to_string_pretty(&s)?);
+        // The library's status, plus what a fleet script needs to match it to a release:
+        // docs/cli-json.md.
+        let floors = store.floors();
+        let mut json = serde_json::to_value(&s)?;
+        if let Some(obj) = json.as_object_mut() {
+            obj.insert("schema".into(), 1.into());
+            obj.insert("now".into(), crate::time_arg::rfc3339(now).into());
+            obj.insert("fleet".into(), floors.fleet.clone().into());
+            obj.insert(
+                "payload_sha256".into(),
+                floors
+                    .payload_sha256
+                    .map(|h| crate::inspect::hex(&h))
+                    .into(),
+            );
+            obj.insert(
+                "signers".into(),
+                serde_json::json!({
+                    "threshold": floors.signers.threshold(),
+                    "keys": floors.signers.keys().iter().map(crate::bundle_cmd::KeyLine::from).collect::<Vec<_>>(),
+                }),
+            );
+        }
+        println!("{}", serde_json::to_string_pretty(&json)?);
         return Ok(ExitCode::SUCCESS);
     }
     let source = serde_json::to_value(s.source)?;
@@ -73,9 +87,6 @@ pub(crate) fn run(a: &Args) -> anyhow::Result<ExitCode> {
             d.days_left
         );
     }
-    if s.read_only {
-        println!("access:        read-only");
-    }
     for d in &s.discarded {
         println!(
             "discarded:     version {} ({}): {}",
@@ -88,11 +99,11 @@ pub(crate) fn run(a: &Args) -> anyhow::Result<ExitCode> {
         println!("note:          {n}");
     }
     let mut t = Table::new(vec![
-        "NAME",
-        "KEY",
-        "NOT AFTER",
-        "DAYS LEFT",
-        "SPKI SHA-256 (pin)",
+        Column::shrinkable("NAME"),
+        Column::new("KEY"),
+        Column::new("NOT AFTER"),
+        Column::new("DAYS LEFT"),
+        Column::digest("SPKI PIN"),
     ]);
     for r in &s.roots {
         t.row(vec![
@@ -103,6 +114,6 @@ pub(crate) fn run(a: &Args) -> anyhow::Result<ExitCode> {
             (r.spki_sha256.clone(), Tone::Plain),
         ]);
     }
-    print!("{}", t.render(use_colour()));
+    print!("{}", t.render(use_colour(), a.report.width()));
     Ok(ExitCode::SUCCESS)
 }

@@ -1,155 +1,12 @@
 //! Every `iot-roots` command and documented failure, run as the real binary, plus OpenSSL
 //! interop and the release-rotation walkthrough of RELEASE-CHECKLIST.md.
 
-use std::path::{Path, PathBuf};
-use std::process::Command as StdCommand;
+mod common;
 
-use assert_cmd::Command;
 use aws_iot_roots::bundle::{PublicKey, SignerSet};
 use aws_iot_roots::store::{StoreConfig, TrustStore};
+use common::*;
 use rustls_pki_types::{TrustAnchor, UnixTime};
-
-const FLEET: &str = "acme-prod";
-const ISSUED: &str = "2027-01-01T00:00:00Z";
-const EXPIRES: &str = "2028-01-01T00:00:00Z";
-const NOW: &str = "2027-01-02T00:00:00Z";
-const FLOOR: &str = "2026-12-01T00:00:00Z";
-
-fn roots_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../roots")
-}
-
-fn root(name: &str) -> PathBuf {
-    roots_dir().join(name)
-}
-
-fn testdata(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/data")
-        .join(rel)
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(dir: &Path, args: &[&str]) -> Run {
-    let out = Command::cargo_bin("iot-roots")
-        .expect("binary")
-        .current_dir(dir)
-        .env_remove("NO_COLOR")
-        .args(args)
-        .output()
-        .expect("run");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let r = run(dir, args);
-    assert_eq!(
-        r.code, 0,
-        "iot-roots {args:?}\nstdout:\n{}\nstderr:\n{}",
-        r.stdout, r.stderr
-    );
-    r.stdout
-}
-
-fn fails(dir: &Path, args: &[&str], code: i32, stderr_has: &str) -> Run {
-    let r = run(dir, args);
-    assert_eq!(
-        r.code, code,
-        "iot-roots {args:?}\nstdout:\n{}\nstderr:\n{}",
-        r.stdout, r.stderr
-    );
-    assert!(
-        r.stderr.contains(stderr_has) || r.stdout.contains(stderr_has),
-        "{stderr_has:?} not in:\n{}{}",
-        r.stdout,
-        r.stderr
-    );
-    r
-}
-
-fn have_openssl() -> bool {
-    let ok = StdCommand::new("openssl")
-        .arg("version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "openssl is required in CI"
-        );
-        eprintln!("skipping: openssl not found");
-    }
-    ok
-}
-
-fn openssl(dir: &Path, args: &[&str]) -> String {
-    let out = StdCommand::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Keys k1..kN with public halves, and a signer-set file `set.json` of the first `n` keys.
-fn keys(dir: &Path, n: usize, threshold: u32) {
-    for i in 1..=n {
-        ok(
-            dir,
-            &[
-                "keygen",
-                "--out",
-                &format!("k{i}.pem"),
-                "--pub-out",
-                &format!("k{i}.pub"),
-            ],
-        );
-    }
-    let mut args = vec![
-        "signer-set".to_owned(),
-        "--threshold".into(),
-        threshold.to_string(),
-        "--out".into(),
-        "set.json".into(),
-    ];
-    args.extend((1..=n).map(|i| format!("k{i}.pub")));
-    ok(dir, &args.iter().map(String::as_str).collect::<Vec<_>>());
-}
-
-fn create(dir: &Path, out: &str, version: u64, set: &str, roots: &[PathBuf]) {
-    let v = version.to_string();
-    let mut args = vec![
-        "bundle",
-        "create",
-        "--fleet",
-        FLEET,
-        "--version",
-        &v,
-        "--issued",
-        ISSUED,
-        "--expires",
-        EXPIRES,
-    ];
-    args.extend(["--next-signers", set, "--out", out]);
-    let paths: Vec<String> = roots.iter().map(|p| p.display().to_string()).collect();
-    args.extend(paths.iter().map(String::as_str));
-    ok(dir, &args);
-}
 
 /// `bundle create` of version 1 for one root file, into b.json.
 fn create_v1<'a>(issued: &'a str, expires: &'a str, root: &'a str) -> Vec<&'a str> {
@@ -379,10 +236,21 @@ fn bundle_sign_verify_wrong_key_and_tampering() {
     let mut v: serde_json::Value =
         serde_json::from_slice(&std::fs::read(d.path().join("b.json")).expect("read"))
             .expect("json");
-    let other = ok(d.path(), &["export", "--format", "der-dir", "--out", "der"]);
-    assert!(other.contains("roots written"));
+    let other = run(d.path(), &["export", "--format", "der-dir", "--out", "der"]);
+    let n = aws_iot_roots::ROOTS.len();
+    assert!(
+        other
+            .stderr
+            .contains(&format!("{n} roots from compiled-in roots written")),
+        "{}",
+        other.stderr
+    );
     use base64::Engine as _;
-    let ca1 = std::fs::read(d.path().join("der/amazon-root-ca-1.der")).expect("der");
+    let ca1 = std::fs::read(
+        d.path()
+            .join("der/8ecde6884f3d87b1125ba31ac3fcb13d7016de7f57cc904fe1cb97c6ae98196e.der"),
+    )
+    .expect("der");
     v["certificates"][0] = serde_json::json!(base64::engine::general_purpose::STANDARD.encode(ca1));
     std::fs::write(
         d.path().join("tampered.json"),
@@ -614,96 +482,162 @@ fn bundle_diff_shows_what_a_reviewer_must_see() {
 }
 
 #[test]
-fn check_expiry_is_a_ci_gate() {
+fn check_expiry_is_a_gate_a_release_can_pass() {
     let d = tempfile::tempdir().expect("tmp");
-    // Starfield Services G2's projected removal (2027-04-15) is 139 days after 2026-11-27.
-    let r = fails(
-        d.path(),
-        &[
-            "check-expiry",
-            "--within",
-            "1y",
-            "--now",
-            "2026-11-27T00:00:00Z",
-        ],
-        1,
-        "within the window",
-    );
-    assert!(r.stdout.contains("DUE"), "{}", r.stdout);
-    // Within 30 days nothing is due, unless Starfield Class 2 (removed in 2025) is compiled in.
+    fn at<'a>(now: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+        let mut args = vec!["check-expiry", "--now", now];
+        args.extend_from_slice(extra);
+        args
+    }
+    // Starfield Services G2's projected Mozilla removal (2027-04-15) is within a year of
+    // 2026-11-27: reported as advice, not failed.
     let class2 = aws_iot_roots::ROOTS
         .iter()
         .any(|r| r.feature == "starfield-class-2");
+    let r = run(d.path(), &at("2026-11-27T00:00:00Z", &["--within", "1y"]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("advice"), "{}", r.stdout);
+    assert!(!r.stdout.contains("DUE"), "{}", r.stdout);
+    assert!(
+        r.stderr.contains("window: 365 days, until 2027-11-27"),
+        "{}",
+        r.stderr
+    );
+    // Starfield Class 2 (removed in 2025) is compiled in under --all-features: past is due.
+    let advice = if class2 {
+        "2 root-program deadlines within the window"
+    } else {
+        "1 root-program deadline within the window"
+    };
+    assert!(r.stderr.contains(advice), "{}", r.stderr);
+    // --fail-on root-program makes it fail; an acknowledgement (name or SHA-256, or a file)
+    // says the fleet handled it.
+    let r = fails(
+        d.path(),
+        &at(
+            "2026-11-27T00:00:00Z",
+            &["--within", "1y", "--fail-on", "root-program"],
+        ),
+        1,
+        if class2 {
+            "2 deadlines fail the gate within the window"
+        } else {
+            "1 deadline fails the gate within the window"
+        },
+    );
+    assert!(r.stdout.contains("DUE"), "{}", r.stdout);
+    let sfs = "Starfield Services Root Certificate Authority - G2";
     let r = run(
         d.path(),
-        &[
-            "check-expiry",
-            "--within",
-            "30d",
-            "--now",
+        &at(
             "2026-11-27T00:00:00Z",
-        ],
+            &[
+                "--within",
+                "1y",
+                "--fail-on",
+                "root-program",
+                "--acknowledge",
+                sfs,
+            ],
+        ),
     );
     assert_eq!(r.code, i32::from(class2), "{}{}", r.stdout, r.stderr);
-    // A directory, a PEM file, a bundle.
+    assert!(r.stdout.contains("acknowledged"), "{}", r.stdout);
+    std::fs::write(
+        d.path().join("acks.txt"),
+        "# handled in bundle v7\n568d6905a2c88708a4b3025190edcfedb1974a606a13c6e5290fcb2ae63edab5\n",
+    )
+    .expect("write");
+    let r = run(
+        d.path(),
+        &at(
+            "2026-11-27T00:00:00Z",
+            &[
+                "--within",
+                "1y",
+                "--fail-on",
+                "root-program",
+                "--acknowledge-file",
+                "acks.txt",
+            ],
+        ),
+    );
+    assert_eq!(r.code, i32::from(class2), "{}{}", r.stdout, r.stderr);
+    let r = run(
+        d.path(),
+        &at(
+            "2026-11-27T00:00:00Z",
+            &["--within", "1y", "--acknowledge", "no such root"],
+        ),
+    );
+    assert!(r.stderr.contains("matches no root"), "{}", r.stderr);
+    // Expiry is hard: Starfield Services G2 expires 2037-12-31.
+    let r = fails(
+        d.path(),
+        &at("2037-06-01T00:00:00Z", &["--within", "1y"]),
+        1,
+        // CA 1 and Starfield Services G2 (and Class 2, when compiled in).
+        if class2 {
+            "3 deadlines fail the gate within the window"
+        } else {
+            "2 deadlines fail the gate within the window"
+        },
+    );
+    assert!(r.stdout.contains("DUE"), "{}", r.stdout);
+    // With --bundle, only the roots that bundle carries are checked: one without Starfield
+    // Services G2 passes.
+    keys(d.path(), 1, 1);
+    create(
+        d.path(),
+        "ca3.json",
+        1,
+        "set.json",
+        &[root("Amazon_Root_CA_3.pem")],
+    );
     ok(
         d.path(),
-        &[
-            "check-expiry",
-            "--within",
-            "1y",
-            "--roots",
-            &roots_dir().display().to_string(),
-            "--now",
-            "2020-01-01T00:00:00Z",
-        ],
+        &at(
+            "2037-06-01T00:00:00Z",
+            &["--within", "1y", "--bundle", "ca3.json"],
+        ),
     );
-    let ca3 = root("Amazon_Root_CA_3.pem").display().to_string();
+    // Durations: months and words; a bare m is refused with a hint.
+    ok(d.path(), &at("2026-11-27T00:00:00Z", &["--within", "3mo"]));
+    ok(
+        d.path(),
+        &at("2026-11-27T00:00:00Z", &["--within", "18 weeks"]),
+    );
     fails(
         d.path(),
-        &[
-            "check-expiry",
-            "--within",
-            "4y",
-            "--pem",
-            &ca3,
-            "--now",
-            "2026-11-27T00:00:00Z",
-        ],
-        1,
-        "1 root(s)",
+        &["check-expiry", "--within", "6m"],
+        2,
+        "\"m\" is ambiguous; write 6mo for months or 6min for minutes",
     );
-    let json: serde_json::Value = serde_json::from_str(
-        &run(
-            d.path(),
-            &[
-                "check-expiry",
-                "--within",
-                "4y",
-                "--pem",
-                &ca3,
-                "--now",
-                "2026-11-27T00:00:00Z",
-                "--json",
-            ],
-        )
-        .stdout,
-    )
-    .expect("json");
-    assert_eq!(json["due"], 1);
-    assert_eq!(json["roots"][0]["at"], "2030-04-15T00:00:00Z");
     fails(
         d.path(),
         &["check-expiry", "--within", "a while"],
         2,
         "expected a number and a unit",
     );
-    fails(
-        d.path(),
-        &["check-expiry", "--within", "3mo"],
-        2,
-        "unit must be one of",
-    );
+    // JSON: the window in days, every deadline with its verdict.
+    let ca3 = root("Amazon_Root_CA_3.pem").display().to_string();
+    let json: serde_json::Value = serde_json::from_str(
+        &run(
+            d.path(),
+            &at(
+                "2026-11-27T00:00:00Z",
+                &["--within", "4y", "--pem", &ca3, "--json"],
+            ),
+        )
+        .stdout,
+    )
+    .expect("json");
+    assert_eq!(json["within_days"], 1460);
+    assert_eq!(json["due"], 0);
+    assert_eq!(json["advice"], 1);
+    assert_eq!(json["deadlines"][1]["at"], "2030-04-15T00:00:00Z");
+    assert_eq!(json["deadlines"][1]["verdict"], "advice");
+    assert_eq!(json["deadlines"][0]["verdict"], "ok");
 }
 
 #[test]
@@ -721,8 +655,30 @@ fn inspect_reads_directories_pem_files_and_bundles() {
     );
     assert_eq!(out.lines().count(), 1 + 6, "{out}");
     assert!(
-        out.contains("Starfield Class 2") && out.contains("announced"),
+        out.contains("Starfield Class") && out.contains("2025-04-15 annou"),
         "{out}"
+    );
+    // Tables fit 80 columns; --wide shows every column in full.
+    assert!(out.lines().all(|l| l.chars().count() <= 80), "{out}");
+    let wide = ok(
+        d.path(),
+        &[
+            "inspect",
+            "--roots",
+            &roots_dir().display().to_string(),
+            "--now",
+            "2026-11-27T00:00:00Z",
+            "--wide",
+        ],
+    );
+    assert!(
+        wide.contains("Starfield Services Root Certificate Authority - G2"),
+        "{wide}"
+    );
+    assert!(wide.contains("(announced, "), "{wide}");
+    assert!(
+        wide.contains("568d6905a2c88708a4b3025190edcfedb1974a606a13c6e5290fcb2ae63edab5"),
+        "{wide}"
     );
     let out = ok(
         d.path(),
@@ -732,6 +688,7 @@ fn inspect_reads_directories_pem_files_and_bundles() {
             &testdata("aws-chains/crosssign/Amazon_Root_CA_1__by__SFS_G2.pem")
                 .display()
                 .to_string(),
+            "--wide",
         ],
     );
     // The cross-signed CA 1 has a different certificate hash but the same SPKI pin.
@@ -755,36 +712,115 @@ fn inspect_reads_directories_pem_files_and_bundles() {
         serde_json::from_str(&ok(d.path(), &["inspect", "--bundle", "b.json", "--json"]))
             .expect("json");
     assert_eq!(json["roots"][0]["name"], "Amazon Root CA 3");
-    assert!(json["source"]
-        .as_str()
-        .expect("source")
-        .contains("unverified"));
+    assert_eq!(
+        json["source"],
+        serde_json::json!({
+            "kind": "bundle", "path": "b.json", "fleet": FLEET, "version": 1,
+            "expires_at": EXPIRES, "verified": false, "signers": json["source"]["signers"],
+        })
+    );
+    assert_eq!(json["source"]["signers"]["threshold"], 1);
+    assert_eq!(
+        json["source"]["signers"]["keys"][0]["key_id"]
+            .as_str()
+            .map(str::len),
+        Some(64)
+    );
+    let text = ok(d.path(), &["inspect", "--bundle", "b.json"]);
+    assert!(text.contains("next signer set: 1 of 1"), "{text}");
+}
+
+/// Every certificate in a PEM text, as DER.
+fn pem_ders(text: &[u8]) -> Vec<Vec<u8>> {
+    use rustls_pki_types::pem::PemObject as _;
+    rustls_pki_types::CertificateDer::pem_slice_iter(text)
+        .map(|c| c.expect("pem").to_vec())
+        .collect()
 }
 
 #[test]
-fn export_writes_pem_pem_nul_and_der_files() {
+fn export_writes_labelled_pem_to_a_file_or_stdout_and_never_overwrites() {
     let d = tempfile::tempdir().expect("tmp");
+    let compiled: Vec<Vec<u8>> = aws_iot_roots::ROOTS
+        .iter()
+        .map(|r| r.der.to_vec())
+        .collect();
     ok(
         d.path(),
         &["export", "--format", "pem", "--out", "roots.pem"],
     );
-    assert_eq!(
-        std::fs::read_to_string(d.path().join("roots.pem")).expect("pem"),
-        aws_iot_roots::PEM_BUNDLE
+    let pem = std::fs::read(d.path().join("roots.pem")).expect("pem");
+    assert_eq!(pem_ders(&pem), compiled);
+    let text = String::from_utf8(pem.clone()).expect("utf-8");
+    for r in aws_iot_roots::ROOTS {
+        assert!(
+            text.contains(&format!("# {} (SHA-256 ", r.name)),
+            "no label for {}",
+            r.name
+        );
+    }
+    // Never overwritten without --force.
+    fails(
+        d.path(),
+        &["export", "--format", "pem", "--out", "roots.pem"],
+        3,
+        "roots.pem already exists; refusing to overwrite it (--force replaces it)",
     );
+    ok(
+        d.path(),
+        &["export", "--format", "pem", "--out", "roots.pem", "--force"],
+    );
+    // `-` is standard output, not a file named "-".
+    let r = run(d.path(), &["export", "--format", "pem", "--out", "-"]);
+    assert_eq!(r.code, 0);
+    assert_eq!(r.stdout.as_bytes(), &pem[..]);
+    assert!(!d.path().join("-").exists());
     ok(
         d.path(),
         &["export", "--format", "pem-nul", "--out", "roots.nul"],
     );
     let nul = std::fs::read(d.path().join("roots.nul")).expect("nul");
     assert_eq!(nul.last(), Some(&0));
-    assert_eq!(&nul[..nul.len() - 1], aws_iot_roots::PEM_BUNDLE.as_bytes());
+    assert_eq!(&nul[..nul.len() - 1], &pem[..]);
     ok(d.path(), &["export", "--format", "der-dir", "--out", "der"]);
     for r in aws_iot_roots::ROOTS {
+        let name = format!("{}.der", common_hex(&r.sha256));
         assert_eq!(
-            std::fs::read(d.path().join("der").join(format!("{}.der", r.feature))).expect("der"),
+            std::fs::read(d.path().join("der").join(name)).expect("der"),
             r.der.as_ref()
         );
+    }
+    // A bundle's roots.
+    keys(d.path(), 1, 1);
+    create(
+        d.path(),
+        "b.json",
+        1,
+        "set.json",
+        &[root("Amazon_Root_CA_3.pem")],
+    );
+    let r = run(
+        d.path(),
+        &[
+            "export", "--format", "pem", "--bundle", "b.json", "--out", "-",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(pem_ders(r.stdout.as_bytes()).len(), 1);
+    assert!(
+        r.stdout.starts_with("# Amazon Root CA 3 (SHA-256 18ce6cfe"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stderr.contains("bundle b.json (not verified)"),
+        "{}",
+        r.stderr
+    );
+    // OpenSSL reads the labelled file.
+    if have_openssl() {
+        let out = openssl(d.path(), &["crl2pkcs7", "-nocrl", "-certfile", "roots.pem"]);
+        assert!(out.contains("BEGIN PKCS7"), "{out}");
     }
     fails(
         d.path(),
@@ -792,6 +828,10 @@ fn export_writes_pem_pem_nul_and_der_files() {
         2,
         "invalid value",
     );
+}
+
+fn common_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[test]

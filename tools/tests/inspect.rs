@@ -12,7 +12,7 @@ fn iot_roots() -> Command {
 #[test]
 fn table_lists_every_default_root_with_pins_and_days_left() {
     let out = iot_roots()
-        .args(["inspect", "--now", "2026-11-27T00:00:00Z"])
+        .args(["inspect", "--now", "2026-11-27T00:00:00Z", "--wide"])
         .assert()
         .success();
     let text = String::from_utf8(out.get_output().stdout.clone()).expect("utf-8");
@@ -20,7 +20,7 @@ fn table_lists_every_default_root_with_pins_and_days_left() {
     // The test links the library with the same (unified) features as the binary.
     assert_eq!(lines.len(), 1 + aws_iot_roots::ROOTS.len(), "{text}");
     assert!(aws_iot_roots::ROOTS.len() >= 5, "default roots are on");
-    assert!(lines[0].starts_with("NAME") && lines[0].contains("SPKI SHA-256"));
+    assert!(lines[0].starts_with("NAME") && lines[0].contains("SPKI PIN"));
     let ca1 = lines
         .iter()
         .find(|l| l.starts_with("Amazon Root CA 1 "))
@@ -56,7 +56,9 @@ fn json_is_deterministic_and_complete() {
     let a = run();
     assert_eq!(a, run());
     let v: serde_json::Value = serde_json::from_slice(&a).expect("json");
-    assert_eq!(v["source"], "compiled-in roots");
+    assert_eq!(v["schema"], 1);
+    assert_eq!(v["source"]["kind"], "compiled-in");
+    assert_eq!(v["source"]["verified"], false);
     let roots = v["roots"].as_array().expect("array");
     assert_eq!(roots.len(), aws_iot_roots::ROOTS.len());
     let ca3 = roots
@@ -85,4 +87,28 @@ fn bad_now_is_a_usage_error() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("RFC 3339"));
+}
+
+#[test]
+fn bad_iot_roots_now_is_a_usage_error_not_the_wall_clock() {
+    iot_roots()
+        .args(["inspect"])
+        .env("IOT_ROOTS_NOW", "yesterday")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("IOT_ROOTS_NOW=\"yesterday\""));
+}
+
+#[test]
+fn help_fits_80_columns_and_lists_the_exit_codes() {
+    let out = iot_roots()
+        .arg("--help")
+        .env("COLUMNS", "80")
+        .assert()
+        .success();
+    let text = String::from_utf8(out.get_output().stdout.clone()).expect("utf-8");
+    assert!(text.contains("Exit codes:"), "{text}");
+    assert!(text.contains("  3  an input could not be read"), "{text}");
+    let long: Vec<&str> = text.lines().filter(|l| l.chars().count() > 80).collect();
+    assert!(long.is_empty(), "{long:?}");
 }
