@@ -670,5 +670,18 @@ fn render_rust(roots: &[Checked]) -> String {
         "pub(crate) const GENERATED_ANCHORS: &[TrustAnchor<'static>] = &[{}];",
         list("_ANCHOR")
     );
+    let certs = roots
+        .iter()
+        .map(|c| format!("CertificateDer::from_slice({}_DER)", ident(c.entry.feature)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let _ = writeln!(
+        w,
+        "/// The enabled roots' certificates, in the order of `GENERATED_ROOTS` (the same bytes)."
+    );
+    let _ = writeln!(
+        w,
+        "pub(crate) const GENERATED_CERTS: &[CertificateDer<'static>] = &[{certs}];"
+    );
     s
 }

@@ -9,10 +9,10 @@
         feature: "amazon-root-ca-1",
         sha256: "8ecde6884f3d87b1125ba31ac3fcb13d7016de7f57cc904fe1cb97c6ae98196e",
         removal: Some(Removal {
-            date: (2030, 4, 15),
+            date: (2030, 5, 26),
             program: "Mozilla",
             basis: Basis::Projected,
-            note: "Mozilla Root CA Lifecycles: website trust ends for 2014-2015 key material on 2030-04-15",
+            note: "Mozilla Root Store Policy 7.4: website trust ends 15 years after key creation; key created by 2015-05-26 (the certificate's notBefore, for want of the ceremony report)",
         }),
     },
     CatalogueEntry {
@@ -21,10 +21,10 @@
         feature: "amazon-root-ca-2",
         sha256: "1ba5b2aa8c65401a82960118f80bec4f62304d83cec4713a19c39c011ea46db4",
         removal: Some(Removal {
-            date: (2030, 4, 15),
+            date: (2030, 5, 26),
             program: "Mozilla",
             basis: Basis::Projected,
-            note: "Mozilla Root CA Lifecycles: website trust ends for 2014-2015 key material on 2030-04-15",
+            note: "Mozilla Root Store Policy 7.4: website trust ends 15 years after key creation; key created by 2015-05-26 (the certificate's notBefore, for want of the ceremony report)",
         }),
     },
     CatalogueEntry {
@@ -33,10 +33,10 @@
         feature: "amazon-root-ca-3",
         sha256: "18ce6cfe7bf14e60b2e347b8dfe868cb31d02ebb3ada271569f50343b46db3a4",
         removal: Some(Removal {
-            date: (2030, 4, 15),
+            date: (2030, 5, 26),
             program: "Mozilla",
             basis: Basis::Projected,
-            note: "Mozilla Root CA Lifecycles: website trust ends for 2014-2015 key material on 2030-04-15",
+            note: "Mozilla Root Store Policy 7.4: website trust ends 15 years after key creation; key created by 2015-05-26 (the certificate's notBefore, for want of the ceremony report)",
         }),
     },
     CatalogueEntry {
@@ -45,10 +45,10 @@
         feature: "amazon-root-ca-4",
         sha256: "e35d28419ed02025cfa69038cd623962458da5c695fbdea3c22b0bfb25897092",
         removal: Some(Removal {
-            date: (2030, 4, 15),
+            date: (2030, 5, 26),
             program: "Mozilla",
             basis: Basis::Projected,
-            note: "Mozilla Root CA Lifecycles: website trust ends for 2014-2015 key material on 2030-04-15",
+            note: "Mozilla Root Store Policy 7.4: website trust ends 15 years after key creation; key created by 2015-05-26 (the certificate's notBefore, for want of the ceremony report)",
         }),
     },
     CatalogueEntry {

@@ -113,6 +113,7 @@ pub use key::KeyAlgorithm;
 pub use roots::{
     deadlines_before, known_removal, Deadline, DeadlineKind, RemovalBasis, Root,
     RootProgramRemoval, BUILD_TIME, PEM_BUNDLE, PEM_BUNDLE_NUL, ROOTS, TLS_SERVER_ROOTS,
+    TLS_SERVER_ROOT_CERTS,
 };
 
 /// The compiled-in roots as a rustls root store.

@@ -173,6 +173,11 @@ pub const ROOTS: &[Root] = generated::GENERATED_ROOTS;
 /// of the subject Name and SubjectPublicKeyInfo, without their outer tag and length).
 pub const TLS_SERVER_ROOTS: &[TrustAnchor<'static>] = generated::GENERATED_ANCHORS;
 
+/// The compiled-in roots as certificates, in the order of [`TLS_SERVER_ROOTS`]: the form
+/// `webpki-root-certs` users and `rustls-platform-verifier`'s extra roots take. The same
+/// bytes as [`ROOTS`]' `der` (no second copy in the binary).
+pub const TLS_SERVER_ROOT_CERTS: &[CertificateDer<'static>] = generated::GENERATED_CERTS;
+
 /// The compiled-in roots as one PEM bundle, for C stacks, paho-mqtt and the AWS SDK's
 /// `TrustStore`. Empty when no root feature is on.
 pub const PEM_BUNDLE: &str = include_str!(concat!(env!("OUT_DIR"), "/roots.pem"));

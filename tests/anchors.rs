@@ -214,3 +214,29 @@ fn starfield_services_g2_expires_at_the_last_second_of_2037() {
         assert_eq!(sfs.not_after.as_secs(), utc(2038, 1, 1) - 1);
     }
 }
+
+/// `TLS_SERVER_ROOT_CERTS` is the certificate form of `TLS_SERVER_ROOTS` (what
+/// webpki-root-certs users and rustls-platform-verifier's extra roots take): same order, each
+/// certificate the root's DER, each anchor derived from it, and the very same bytes in the
+/// binary, not a second copy.
+#[test]
+fn tls_server_root_certs_are_the_anchors_certificates_without_a_second_copy() {
+    use aws_iot_roots::{ROOTS, TLS_SERVER_ROOTS, TLS_SERVER_ROOT_CERTS};
+    assert_eq!(TLS_SERVER_ROOT_CERTS.len(), TLS_SERVER_ROOTS.len());
+    assert_eq!(TLS_SERVER_ROOT_CERTS.len(), ROOTS.len());
+    for ((cert, anchor), root) in TLS_SERVER_ROOT_CERTS
+        .iter()
+        .zip(TLS_SERVER_ROOTS)
+        .zip(ROOTS)
+    {
+        assert_eq!(cert.as_ref(), root.der.as_ref(), "{}", root.name);
+        assert_eq!(
+            cert.as_ref().as_ptr(),
+            root.der.as_ref().as_ptr(),
+            "{}: a copy",
+            root.name
+        );
+        let derived = webpki::anchor_from_trusted_cert(cert).expect("anchor");
+        assert_eq!(&derived, anchor, "{}", root.name);
+    }
+}

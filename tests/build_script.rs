@@ -434,7 +434,7 @@ fn warns_within_the_window_about_expiry_and_root_program_removal() {
     assert!(
         out.warnings
             .iter()
-            .any(|w| w.contains("lost Mozilla trust on 2030-04-15")),
+            .any(|w| w.contains("lost Mozilla trust on 2030-05-26")),
         "{:?}",
         out.warnings
     );

@@ -495,12 +495,12 @@ fn status_reports_source_deadlines_staleness_and_clock() {
     let removal = ca1.root_program_removal.as_ref().expect("known removal");
     assert_eq!(
         (removal.date.as_str(), removal.basis.as_str()),
-        ("2030-04-15T00:00:00Z", "projected")
+        ("2030-05-26T00:00:00Z", "projected")
     );
     let d = s.earliest_deadline.as_ref().expect("deadline");
     assert_eq!(
         (d.what.as_str(), d.at.as_str()),
-        ("loses root-program trust", "2030-04-15T00:00:00Z")
+        ("loses root-program trust", "2030-05-26T00:00:00Z")
     );
     assert!(!s.stale_bundle && !s.clock_behind_floor);
     assert_eq!(

@@ -635,7 +635,7 @@ fn check_expiry_is_a_gate_a_release_can_pass() {
     assert_eq!(json["within_days"], 1460);
     assert_eq!(json["due"], 0);
     assert_eq!(json["advice"], 1);
-    assert_eq!(json["deadlines"][1]["at"], "2030-04-15T00:00:00Z");
+    assert_eq!(json["deadlines"][1]["at"], "2030-05-26T00:00:00Z");
     assert_eq!(json["deadlines"][1]["verdict"], "advice");
     assert_eq!(json["deadlines"][0]["verdict"], "ok");
 }

@@ -75,9 +75,9 @@ fn json_is_deterministic_and_complete() {
         "36abc32656acfc645c61b71613c4bf21c787f5cabbee48348d58597803d7abc9"
     );
     assert_eq!(ca3["not_after"], "2040-05-26T00:00:00Z");
-    assert_eq!(ca3["root_program_removal"]["date"], "2030-04-15T00:00:00Z");
-    // Past the projected removal: negative days left.
-    assert_eq!(ca3["root_program_removal"]["days_left"], -16);
+    assert_eq!(ca3["root_program_removal"]["date"], "2030-05-26T00:00:00Z");
+    // 2030-05-01 → 2030-05-26: 15 years after the key, not April 15.
+    assert_eq!(ca3["root_program_removal"]["days_left"], 25);
 }
 
 #[test]
