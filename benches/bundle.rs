@@ -34,16 +34,12 @@ fn roots(n: usize) -> Vec<CertificateDer<'static>> {
 }
 
 fn bench_verify(c: &mut Criterion) {
-    let limits = Limits {
-        max_roots: 256,
-        max_payload_bytes: 64 * 1024,
-        max_bundle_bytes: 1 << 20,
-        ..Limits::default()
-    };
-    let policy = Policy {
-        limits,
-        ..Policy::default()
-    };
+    let mut limits = Limits::default();
+    limits.max_roots = 256;
+    limits.max_payload_bytes = 64 * 1024;
+    limits.max_bundle_bytes = 1 << 20;
+    let mut policy = Policy::default();
+    policy.limits = limits;
     let mut g = c.benchmark_group("bundle_verify");
     for n_roots in [1usize, 6, 64, 256] {
         let certs = roots(n_roots);
@@ -69,11 +65,9 @@ fn bench_verify(c: &mut Criterion) {
                 bundle.sign(k);
             }
             let bytes = bundle.to_bytes();
-            let state = TrustState {
-                version: 1,
-                time_floor: at(1_798_000_000),
-                ..TrustState::initial("bench", set)
-            };
+            let mut state = TrustState::initial("bench", set);
+            state.version = 1;
+            state.time_floor = at(1_798_000_000);
             let id = format!("{n_roots} roots, {n_sigs} sigs");
             g.bench_with_input(BenchmarkId::new("verify", &id), &bytes, |b, bytes| {
                 b.iter(|| {

@@ -6,6 +6,7 @@
 use core::time::Duration;
 
 use crate::dsse::PAYLOAD_TYPE;
+use crate::error::Limit;
 
 /// AWS KMS signs Ed25519 (`ED25519_SHA_512`, `MessageType` `RAW`) only over messages of at
 /// most 4096 bytes; the prehash variant is a different signature that a plain Ed25519
@@ -69,7 +70,11 @@ pub const DEFAULT_CLOCK_TOLERANCE: Duration = Duration::from_secs(60 * 60);
 
 /// Limits a device enforces. [`Limits::default`] keeps every bundle signable by AWS KMS;
 /// raise a limit only if every signer of the fleet can sign larger messages.
+///
+/// One field per [`Limit`](crate::bundle::Limit) a refusal can name. Start from
+/// [`Limits::default`] and assign the fields to change (new limits may be added).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Limits {
     /// See [`MAX_BUNDLE_BYTES`].
     pub max_bundle_bytes: usize,
@@ -83,6 +88,10 @@ pub struct Limits {
     pub max_roots: usize,
     /// See [`MAX_CERTIFICATE_BYTES`].
     pub max_certificate_bytes: usize,
+    /// See [`MAX_FLEET_ID_BYTES`].
+    pub max_fleet_id_bytes: usize,
+    /// See [`MAX_ROOT_NAME_BYTES`].
+    pub max_root_name_bytes: usize,
 }
 
 impl Default for Limits {
@@ -94,12 +103,33 @@ impl Default for Limits {
             max_signer_keys: MAX_SIGNER_KEYS,
             max_roots: MAX_ROOTS,
             max_certificate_bytes: MAX_CERTIFICATE_BYTES,
+            max_fleet_id_bytes: MAX_FLEET_ID_BYTES,
+            max_root_name_bytes: MAX_ROOT_NAME_BYTES,
         }
     }
 }
 
-/// What a device enforces when it verifies a bundle.
+impl Limits {
+    /// The value of the limit a refusal names: one field per [`Limit`], by an exhaustive
+    /// match, so that no limit can be named without being configurable.
+    pub fn of(&self, limit: Limit) -> usize {
+        match limit {
+            Limit::BundleBytes => self.max_bundle_bytes,
+            Limit::PayloadBytes => self.max_payload_bytes,
+            Limit::Signatures => self.max_signatures,
+            Limit::SignerKeys => self.max_signer_keys,
+            Limit::Roots => self.max_roots,
+            Limit::CertificateBytes => self.max_certificate_bytes,
+            Limit::FleetIdBytes => self.max_fleet_id_bytes,
+            Limit::RootNameBytes => self.max_root_name_bytes,
+        }
+    }
+}
+
+/// What a device enforces when it verifies a bundle. Start from [`Policy::default`] and
+/// assign the fields to change (new knobs may be added).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Policy {
     /// Size and count limits.
     pub limits: Limits,

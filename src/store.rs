@@ -110,8 +110,10 @@ fn parse_gen_file(name: &str) -> Option<u64> {
         .flatten()
 }
 
-/// How a [`TrustStore`] is set up by the application.
+/// How a [`TrustStore`] is set up by the application. Start from [`StoreConfig::new`] and
+/// assign the fields to change (new settings may be added).
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct StoreConfig {
     /// The fleet this device belongs to.
     pub fleet: String,

@@ -27,7 +27,7 @@ use crate::error::{BundleError, Limit, SignerRole};
 use crate::json::json_object;
 use crate::key::KeyAlgorithm;
 use crate::keys::{hex, PublicKey, SignerSet};
-use crate::limits::{Limits, Policy, MAX_FLEET_ID_BYTES, MAX_ROOT_NAME_BYTES};
+use crate::limits::{Limits, Policy, MAX_ROOT_NAME_BYTES};
 use crate::timefmt::{format_rfc3339, parse_rfc3339_utc};
 
 /// The payload schema this version reads and writes.
@@ -137,8 +137,8 @@ pub struct Payload {
     pub signers: SignerSet,
 }
 
-fn check_fleet_id(fleet: &str) -> Result<(), BundleError> {
-    too_large(Limit::FleetIdBytes, MAX_FLEET_ID_BYTES, fleet.len())?;
+fn check_fleet_id(fleet: &str, limits: &Limits) -> Result<(), BundleError> {
+    too_large(Limit::FleetIdBytes, limits.max_fleet_id_bytes, fleet.len())?;
     let ok = !fleet.is_empty()
         && fleet
             .bytes()
@@ -153,8 +153,8 @@ fn check_fleet_id(fleet: &str) -> Result<(), BundleError> {
     }
 }
 
-fn check_root_name(name: &str) -> Result<(), BundleError> {
-    too_large(Limit::RootNameBytes, MAX_ROOT_NAME_BYTES, name.len())?;
+fn check_root_name(name: &str, limits: &Limits) -> Result<(), BundleError> {
+    too_large(Limit::RootNameBytes, limits.max_root_name_bytes, name.len())?;
     if name.chars().any(char::is_control) {
         return Err(malformed(
             "payload",
@@ -203,7 +203,7 @@ impl Payload {
             });
         }
         let w: PayloadWire = serde_json::from_slice(bytes).map_err(|e| malformed("payload", e))?;
-        check_fleet_id(&w.fleet)?;
+        check_fleet_id(&w.fleet, limits)?;
         let issued_at =
             parse_rfc3339_utc(&w.issued_at).map_err(|e| malformed("payload issued_at", e))?;
         let expires_at =
@@ -218,7 +218,7 @@ impl Payload {
         let mut roots = Vec::with_capacity(w.roots.len());
         for r in &w.roots {
             if let Some(name) = &r.name {
-                check_root_name(name)?;
+                check_root_name(name, limits)?;
             }
             roots.push(RootRef {
                 sha256: parse_sha256_hex(&r.sha256)?,
@@ -492,7 +492,11 @@ pub struct SignatureCheck {
 // Device state and verification
 
 /// What a device trusts now: the inputs to every rollback, fleet and signer check.
+///
+/// Start from [`TrustState::initial`] (a device that never applied a bundle) or
+/// [`TrustState::after`], and assign fields to describe another state.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TrustState {
     /// The device's fleet.
     pub fleet: String,

@@ -57,13 +57,11 @@ fn state(v: &Value) -> TrustState {
         }
         out
     });
-    TrustState {
-        fleet: v["fleet"].as_str().expect("fleet").to_owned(),
-        version: v["version"].as_u64().expect("version"),
-        signers,
-        time_floor: time(&v["time_floor"]),
-        payload_sha256,
-    }
+    let mut st = TrustState::initial(v["fleet"].as_str().expect("fleet"), signers);
+    st.version = v["version"].as_u64().expect("version");
+    st.time_floor = time(&v["time_floor"]);
+    st.payload_sha256 = payload_sha256;
+    st
 }
 
 /// Runs one case; `Err` says how the outcome differed from the expectation.

@@ -1412,10 +1412,8 @@ fn a_root_is_valid_from_its_not_before_through_its_not_after_second() {
         (not_after, true),
         (not_after + 1, false),
     ] {
-        let st = TrustState {
-            time_floor: at(not_before - 86_400),
-            ..state(set.clone(), 1)
-        };
+        let mut st = state(set.clone(), 1);
+        st.time_floor = at(not_before - 86_400);
         let mut p = payload(2, std::slice::from_ref(&ca1), &set);
         p["issued_at"] = json!(common::rfc3339(clock - 60));
         p["expires_at"] = json!(common::rfc3339(clock + 86_400));
@@ -1459,4 +1457,55 @@ fn bundles_alone_cannot_walk_the_time_floor_past_the_clock() {
     }
     assert_eq!(st.time_floor, at(CLOCK));
     assert_eq!(st.version, 49);
+}
+
+/// Every limit a refusal can name is a field of `Limits` (`Limits::of` matches them all), and
+/// the two that were constants only are enforced from the policy.
+#[test]
+fn every_named_limit_is_a_configurable_field() {
+    let d = Limits::default();
+    for (limit, value) in [
+        (Limit::BundleBytes, MAX_BUNDLE_BYTES),
+        (Limit::PayloadBytes, MAX_PAYLOAD_BYTES),
+        (Limit::Signatures, aws_iot_roots::bundle::MAX_SIGNATURES),
+        (Limit::SignerKeys, aws_iot_roots::bundle::MAX_SIGNER_KEYS),
+        (Limit::Roots, aws_iot_roots::bundle::MAX_ROOTS),
+        (
+            Limit::CertificateBytes,
+            aws_iot_roots::bundle::MAX_CERTIFICATE_BYTES,
+        ),
+        (
+            Limit::FleetIdBytes,
+            aws_iot_roots::bundle::MAX_FLEET_ID_BYTES,
+        ),
+        (
+            Limit::RootNameBytes,
+            aws_iot_roots::bundle::MAX_ROOT_NAME_BYTES,
+        ),
+    ] {
+        assert_eq!(d.of(limit), value, "{limit:?}");
+    }
+    let (k, st, mut p) = baseline();
+    p["roots"][0]["name"] = json!("Amazon Root CA 1");
+    let bytes = file(&p, &[by(&k.keys[0]), by(&k.keys[1])], &amazon_roots());
+    let mut policy = Policy::default();
+    policy.limits.max_fleet_id_bytes = 4;
+    assert_eq!(
+        verify(&bytes, &st, at(CLOCK), &policy),
+        Err(BundleError::TooLarge {
+            limit: Limit::FleetIdBytes,
+            max: 4,
+            actual: 9
+        })
+    );
+    let mut policy = Policy::default();
+    policy.limits.max_root_name_bytes = 3;
+    assert_eq!(
+        verify(&bytes, &st, at(CLOCK), &policy),
+        Err(BundleError::TooLarge {
+            limit: Limit::RootNameBytes,
+            max: 3,
+            actual: 16
+        })
+    );
 }

@@ -27,5 +27,8 @@ pub fn signers() -> SignerSet {
 }
 
 pub fn state() -> TrustState {
-    TrustState { version: 1, time_floor: at(1_796_083_200), ..TrustState::initial(FLEET, signers()) }
+    let mut st = TrustState::initial(FLEET, signers());
+    st.version = 1;
+    st.time_floor = at(1_796_083_200);
+    st
 }

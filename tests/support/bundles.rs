@@ -69,11 +69,10 @@ impl Keys {
 }
 
 pub fn state(signers: SignerSet, version: u64) -> TrustState {
-    TrustState {
-        version,
-        time_floor: at(FLOOR),
-        ..TrustState::initial(FLEET, signers)
-    }
+    let mut st = TrustState::initial(FLEET, signers);
+    st.version = version;
+    st.time_floor = at(FLOOR);
+    st
 }
 
 pub fn policy() -> Policy {

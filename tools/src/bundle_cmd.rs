@@ -660,11 +660,11 @@ fn verify_cmd(a: &VerifyArgs) -> anyhow::Result<ExitCode> {
             store.floors().clone()
         }
         None => {
-            let initial = TrustState::initial(&a.fleet, signers);
-            TrustState {
-                time_floor: a.time_floor.unwrap_or(initial.time_floor),
-                ..initial
+            let mut initial = TrustState::initial(&a.fleet, signers);
+            if let Some(t) = a.time_floor {
+                initial.time_floor = t;
             }
+            initial
         }
     };
     let result = verify(&bytes, &state, now, &Policy::default());
