@@ -124,7 +124,7 @@ impl Agent {
         .map(|c| c.with_client_auth(self.client_auth.0.clone(), self.client_auth.1.clone_key()));
         let mut check = match check {
             Ok(c) => c,
-            Err(e) => return failed(e),
+            Err(e) => return failed(format!("health check server name: {e}")),
         };
         if let Err(e) = store.health_check(&mut check, now) {
             // One attempt per job: the job is terminal, so the bundle is not left staged.

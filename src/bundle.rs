@@ -26,7 +26,8 @@
 //! let bytes = bundle.to_bytes();
 //!
 //! // Device side: verify against what it trusts now, at its clock.
-//! let state = TrustState { time_floor: at(1_790_000_000), ..TrustState::initial("acme-prod", signers) };
+//! let mut state = TrustState::initial("acme-prod", signers);
+//! state.time_floor = at(1_790_000_000);
 //! match verify(&bytes, &state, at(1_800_000_100), &Policy::default())? {
 //!     Verdict::Apply(verified) => assert_eq!(verified.roots().len(), 1),
 //!     other => panic!("{other:?}"),

@@ -133,6 +133,8 @@ pub fn alpn_for(protocol: Protocol, port: u16) -> Result<Option<&'static [u8]>, 
 pub struct Endpoint {
     host: String,
     port: u16,
+    // Parsed once: the host as rustls checked it.
+    server_name: ServerName<'static>,
 }
 
 /// Something about an endpoint name worth telling the user.
@@ -194,10 +196,12 @@ impl Endpoint {
         if host.is_empty() {
             return Err(bad("empty host"));
         }
-        ServerName::try_from(host.to_owned()).map_err(|e| bad(&e.to_string()))?;
+        let host = host.to_ascii_lowercase();
+        let server_name = ServerName::try_from(host.clone()).map_err(|e| bad(&e.to_string()))?;
         Ok(Self {
-            host: host.to_ascii_lowercase(),
+            host,
             port,
+            server_name,
         })
     }
 
@@ -213,9 +217,7 @@ impl Endpoint {
 
     /// The name presented as SNI (AWS IoT Core requires SNI).
     pub fn server_name(&self) -> ServerName<'static> {
-        // Checked in parse.
-        ServerName::try_from(self.host.clone())
-            .unwrap_or_else(|_| unreachable!("validated in parse"))
+        self.server_name.clone()
     }
 
     /// Warnings about the name. Advisory only: roots are never chosen from it.

@@ -10,7 +10,9 @@ use std::vec::Vec;
 
 use rustls::crypto::CryptoProvider;
 use rustls::{ClientConfig, ClientConnection, RootCertStore};
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, TrustAnchor};
+use rustls_pki_types::{
+    CertificateDer, InvalidDnsNameError, PrivateKeyDer, ServerName, TrustAnchor,
+};
 
 use crate::store::{HealthCheck, HealthCheckError};
 
@@ -49,15 +51,14 @@ impl TlsHandshakeCheck {
     ///
     /// # Errors
     ///
-    /// When `server_name` is not a valid DNS name or IP address.
+    /// [`InvalidDnsNameError`] when `server_name` is neither a DNS name nor an IP address.
     pub fn new(
         host: &str,
         port: u16,
         server_name: &str,
         provider: Arc<CryptoProvider>,
-    ) -> Result<Self, String> {
-        let server_name = ServerName::try_from(server_name.to_owned())
-            .map_err(|e| std::format!("server name {server_name:?}: {e}"))?;
+    ) -> Result<Self, InvalidDnsNameError> {
+        let server_name = ServerName::try_from(server_name.to_owned())?;
         Ok(Self {
             addr: std::format!("{host}:{port}"),
             server_name,

@@ -245,6 +245,18 @@ pub enum StageOutcome {
     },
 }
 
+/// A staged bundle: its version and where its health checks stand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StagedBundle {
+    /// Its version.
+    pub version: u64,
+    /// Health-check attempts spent on its version (across stagings).
+    pub attempts: u32,
+    /// Whether the last check passed, so that it can be committed.
+    pub passed: bool,
+}
+
 /// What `commit` did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -967,9 +979,13 @@ impl<S: Storage> TrustStore<S> {
         }
     }
 
-    /// The staged bundle's version and attempts, if one is staged.
-    pub fn staged(&self) -> Option<(u64, u32)> {
-        self.staged.as_ref().map(|s| (s.version, s.attempts))
+    /// The staged bundle, if one is staged.
+    pub fn staged(&self) -> Option<StagedBundle> {
+        self.staged.as_ref().map(|s| StagedBundle {
+            version: s.version,
+            attempts: s.attempts,
+            passed: s.passed,
+        })
     }
 
     /// Bundles discarded for good, oldest first.

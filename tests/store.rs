@@ -186,7 +186,7 @@ fn attempts_are_counted_on_disk_before_the_check_runs_and_survive_reboots() {
             store.stage(&b, now()),
             Ok(StageOutcome::Staged { version: 1 })
         ));
-        assert_eq!(store.staged(), Some((1, boot - 1)));
+        assert_eq!(staged(&store), Some((1, boot - 1)));
         let path = dir.path().to_path_buf();
         // The check may reboot the device and never return: the attempt must already be
         // on disk while it runs.
@@ -202,7 +202,7 @@ fn attempts_are_counted_on_disk_before_the_check_runs_and_survive_reboots() {
     }
     // After the third failed attempt, the next boot does not try again.
     let mut store = TrustStore::open(dir.path(), rel.config()).expect("open");
-    assert_eq!(store.staged(), None);
+    assert_eq!(staged(&store), None);
     assert!(matches!(
         store.stage(&b, now()),
         Err(StoreError::PreviouslyDiscarded { .. })
@@ -230,7 +230,7 @@ fn an_interrupted_last_attempt_is_discarded_on_open() {
     drop(store);
     sim.crash();
     let store = TrustStore::open_with(sim.clone(), cfg).expect("reopen");
-    assert_eq!(store.staged(), None, "the reboot loop ends");
+    assert_eq!(staged(&store), None, "the reboot loop ends");
     assert_eq!(store.source(), ActiveSource::CompiledIn);
 }
 
@@ -541,13 +541,13 @@ fn enospc_eio_and_read_only_during_stage_leave_the_active_set_untouched() {
             }
             other => panic!("errno {errno} at op {at_op}: {other:?}"),
         }
-        assert_eq!(store.staged(), None);
+        assert_eq!(staged(&store), None);
         assert_eq!(store.anchors(), anchors_of(V1));
         assert_eq!(sim.names(), before, "no debris left");
         drop(store);
         let store = TrustStore::open_with(sim.clone(), rel.config()).expect("reopen");
         assert_eq!(version(&store), Some(1));
-        assert_eq!(store.staged(), None);
+        assert_eq!(staged(&store), None);
     }
 }
 
@@ -657,7 +657,7 @@ fn io_errors_during_commit_leave_the_old_state_and_the_bundle_staged() {
         assert_eq!(version(&store), Some(1));
         assert_eq!(store.floors().version, 1);
         assert_eq!(
-            store.staged(),
+            staged(&store),
             Some((2, 1)),
             "still staged, check still counted"
         );
@@ -760,7 +760,7 @@ fn a_corrupt_staged_file_is_removed_on_open() {
     drop(store);
     corrupt(&dir.path().join("staged.json"), "truncate");
     let store = TrustStore::open(dir.path(), rel.config()).expect("reopen");
-    assert_eq!(store.staged(), None);
+    assert_eq!(staged(&store), None);
     assert!(!dir.path().join("staged.json").exists());
     assert_note(&store, "staged.json");
 }
@@ -781,7 +781,7 @@ fn a_staged_bundle_that_does_not_verify_at_check_or_commit_is_never_committed() 
         Err(StoreError::Bundle(BundleError::Expired { .. })) => {}
         other => panic!("expected Expired, got {other:?}"),
     }
-    assert_eq!(store.staged(), Some((2, 0)));
+    assert_eq!(staged(&store), Some((2, 0)));
     // After a passing check, before the commit: not committed, still staged and passed.
     store.health_check(&mut pass, now()).expect("healthy");
     match store.commit(late) {
@@ -793,7 +793,7 @@ fn a_staged_bundle_that_does_not_verify_at_check_or_commit_is_never_committed() 
     drop(store);
     let mut store = TrustStore::open(dir.path(), rel.config()).expect("reopen");
     assert_eq!(store.source(), ActiveSource::CompiledIn);
-    assert_eq!(store.staged(), Some((2, 1)));
+    assert_eq!(staged(&store), Some((2, 1)));
     // The clock is right again: the same bundle commits.
     store.commit(now()).expect("commit at the right time");
     assert_eq!(store.source(), ActiveSource::Bundle { generation: 1 });

@@ -257,7 +257,7 @@ fn generation_numbers_never_wrap() {
     drop(store);
     let store = TrustStore::open(dir.path(), rel.config()).expect("reopen");
     assert_eq!(version(&store), Some(1));
-    assert_eq!(store.staged(), Some((2, 1)));
+    assert_eq!(staged(&store), Some((2, 1)));
 }
 
 // Item 7: the reboot-loop budget holds across offers.
@@ -326,7 +326,7 @@ fn a_reissued_bundle_shares_its_versions_attempts() {
     store
         .stage(&rel.bundle(2, V2), now())
         .expect("stage v2 again");
-    assert_eq!(store.staged(), Some((2, 2)));
+    assert_eq!(staged(&store), Some((2, 2)));
     let err = store
         .health_check(&mut |_: &[TrustAnchor<'static>]| Err(failed("no")), now())
         .expect_err("third failure");
@@ -348,7 +348,7 @@ fn a_reissued_bundle_shares_its_versions_attempts() {
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(store.staged(), None);
+    assert_eq!(staged(&store), None);
 }
 
 // Item 8: a crash just after the commit point.
@@ -366,11 +366,11 @@ fn a_crash_between_the_commit_point_and_the_staged_cleanup_is_reconciled() {
         let mut store = TrustStore::open(dir.path(), rel.config()).expect("open");
         store.stage(&b, now()).expect("stage");
         store.health_check(&mut pass, now()).expect("check");
-        let staged = std::fs::read(dir.path().join("staged.json")).expect("staged");
+        let staged_file = std::fs::read(dir.path().join("staged.json")).expect("staged");
         let floor = std::fs::read(dir.path().join("floor.json")).ok();
         store.commit(now()).expect("commit");
         drop(store);
-        std::fs::write(dir.path().join("staged.json"), &staged).expect("restore");
+        std::fs::write(dir.path().join("staged.json"), &staged_file).expect("restore");
         if !floor_written {
             match &floor {
                 Some(f) => std::fs::write(dir.path().join("floor.json"), f).expect("restore"),
@@ -379,7 +379,7 @@ fn a_crash_between_the_commit_point_and_the_staged_cleanup_is_reconciled() {
         }
         let mut store = TrustStore::open(dir.path(), rel.config()).expect("reopen");
         assert_eq!(version(&store), Some(1));
-        assert_eq!(store.staged(), None, "floor written: {floor_written}");
+        assert_eq!(staged(&store), None, "floor written: {floor_written}");
         assert_note(
             &store,
             "staged.json: version 1 is already committed; cleared",
@@ -500,7 +500,7 @@ fn a_read_only_state_directory_still_serves_its_committed_roots() {
     let status = store.status(now());
     assert!(status.read_only);
     assert_eq!(status.version, Some(1));
-    assert_eq!(store.staged(), Some((2, 0)));
+    assert_eq!(staged(&store), Some((2, 0)));
     assert!(matches!(
         store.stage(&rel.bundle(3, V1), now()),
         Err(StoreError::ReadOnly)
@@ -535,7 +535,7 @@ fn a_read_only_open_writes_nothing() {
     let before = sim.ops();
     let store = TrustStore::open_read_only_with(sim.clone(), rel.config()).expect("open");
     assert_eq!(sim.ops(), before, "a read-only open performed a write");
-    assert_eq!(store.staged(), Some((1, 0)));
+    assert_eq!(staged(&store), Some((1, 0)));
     assert!(sim.names().contains(&"staged.json.tmp".to_owned()));
 }
 
@@ -589,11 +589,11 @@ fn a_health_check_that_cannot_run_costs_the_bundle_nothing() {
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(store.staged(), Some((1, 0)));
+        assert_eq!(staged(&store), Some((1, 0)));
     }
     drop(store);
     let mut store = TrustStore::open(dir.path(), rel.config()).expect("reopen");
-    assert_eq!(store.staged(), Some((1, 0)));
+    assert_eq!(staged(&store), Some((1, 0)));
     assert!(store.discarded().is_empty());
     store.health_check(&mut pass, now()).expect("network back");
     store.commit(now()).expect("commit");
@@ -615,7 +615,7 @@ fn one_clock_glitch_does_not_cost_a_release() {
             "{err:?}"
         );
     }
-    assert_eq!(store.staged(), Some((1, 0)));
+    assert_eq!(staged(&store), Some((1, 0)));
     assert!(store.discarded().is_empty());
     store.health_check(&mut pass, now()).expect("clock fixed");
     store.commit(now()).expect("commit");
@@ -663,7 +663,7 @@ fn a_discard_records_its_cause_and_an_operator_can_clear_it() {
         StageOutcome::Staged { version: 1 }
     );
     assert_eq!(
-        store.staged(),
+        staged(&store),
         Some((1, 0)),
         "a cleared bundle gets a fresh budget"
     );

@@ -75,3 +75,8 @@ pub fn write_record(path: &std::path::Path, rec: &serde_json::Value) {
 pub fn version(store: &TrustStore<impl Storage>) -> Option<u64> {
     store.active_bundle().map(|b| b.payload().version)
 }
+
+/// The staged bundle's version and attempts, if one is staged.
+pub fn staged(store: &TrustStore<impl Storage>) -> Option<(u64, u32)> {
+    store.staged().map(|s| (s.version, s.attempts))
+}

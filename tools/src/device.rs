@@ -278,7 +278,7 @@ fn discard(a: &DiscardArgs) -> anyhow::Result<ExitCode> {
         Ok(s) => s,
         Err(why) => return outcome(&format!("refused: {why}"), EXIT_CHECK_FAILED),
     };
-    let Some((version, _)) = store.staged() else {
+    let Some(version) = store.staged().map(|s| s.version) else {
         return outcome("nothing-staged: no bundle is staged", EXIT_CHECK_FAILED);
     };
     store
