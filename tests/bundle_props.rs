@@ -12,7 +12,7 @@ mod support;
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
-use aws_iot_roots::bundle::{verify, Bundle, Limits, SignerSet, Verdict};
+use aws_iot_roots::bundle::{verify, Bundle, Limits, Rule, SignerSet, Verdict};
 use proptest::prelude::*;
 use serde_json::json;
 use support::*;
@@ -77,7 +77,12 @@ proptest! {
         raw[i] ^= 1 << bit;
         *field = json!(b64.encode(&raw));
         let st = state(f.keys.set(2), 1);
-        prop_assert!(verify(&serde_json::to_vec(&v).expect("json"), &st, at(CLOCK), &policy()).is_err());
+        let err = verify(&serde_json::to_vec(&v).expect("json"), &st, at(CLOCK), &policy())
+            .expect_err("a flipped bit is refused");
+        // A changed payload or signature no longer verifies: the threshold fails, before the
+        // payload is parsed. A changed certificate no longer has the hash the payload lists.
+        let expected = if part == 2 { Rule::Roots } else { Rule::CurrentSignatures };
+        prop_assert_eq!(err.rule(), expected, "{}", err);
     }
 
     /// Random bundles against a model of the rules: the verifier accepts exactly when every
@@ -128,6 +133,20 @@ proptest! {
         ];
         let result = verify(&bytes, &st, at(CLOCK), &policy());
         prop_assert_eq!(result.is_ok(), rules.iter().all(|r| *r), "rules {:?} gave {:?}", rules, result);
+        // And a refusal names the first rule the model says fails, in the verifier's order.
+        let rule_of = [
+            Rule::CurrentSignatures,
+            Rule::Payload,
+            Rule::Fleet,
+            Rule::Version,
+            Rule::SignerRotation,
+            Rule::Time,
+            Rule::Time,
+            Rule::Roots,
+        ];
+        if let (Err(e), Some(first)) = (&result, rules.iter().position(|r| !r)) {
+            prop_assert_eq!(e.rule(), rule_of[first], "rules {:?} gave {}", rules, e);
+        }
         if let Ok(Verdict::Apply(v)) = result {
             prop_assert!(v.payload().version > st.version);
             prop_assert_eq!(&v.payload().fleet, &st.fleet);

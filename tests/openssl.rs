@@ -84,7 +84,10 @@ fn openssl_pkeyutl_rawin_signature_over_the_pae_attaches_and_verifies() {
     assert_eq!(sig.len(), 64);
     // A signature by another key is refused before it is attached.
     let other = SigningKey::generate().public_key();
-    assert!(bundle.attach(&other, &sig).is_err());
+    assert_eq!(
+        bundle.attach(&other, &sig),
+        Err(aws_iot_roots::bundle::BundleError::BadSignature)
+    );
     bundle.attach(&key.public_key(), &sig).expect("attach");
     let v = verify(&bundle.to_bytes(), &state(set, 1), at(CLOCK), &policy()).expect("verifies");
     assert!(matches!(v, Verdict::Apply(_)));
