@@ -37,7 +37,7 @@
 //! ```
 
 pub use crate::dsse::{pae, PAYLOAD_TYPE};
-pub use crate::error::{BundleError, KeyError, Limit, Rule, SignerRole};
+pub use crate::error::{BundleError, Fingerprint, KeyError, Limit, Part, Rule, SignerRole};
 pub use crate::keys::{PublicKey, SignerSet};
 pub use crate::limits::{
     Limits, Policy, DEFAULT_CLOCK_TOLERANCE, KMS_RAW_MESSAGE_LIMIT, MAX_BUNDLE_BYTES,

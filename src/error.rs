@@ -43,6 +43,62 @@ impl Limit {
     }
 }
 
+/// A certificate's SHA-256 fingerprint: the bytes, shown as lowercase hex.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Fingerprint(pub [u8; 32]);
+
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+impl fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Fingerprint({self})")
+    }
+}
+
+/// Which part of a bundle was malformed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Part {
+    /// The bundle file's JSON: the file, the envelope, a signature entry's structure.
+    Bundle,
+    /// The envelope's `payload` member (its base64).
+    EnvelopePayload,
+    /// The signature entry at this index (its base64 or length).
+    Signature(usize),
+    /// The certificate at this index in `certificates` (its base64).
+    Certificate(usize),
+    /// The signed payload's JSON or one of its values.
+    Payload,
+    /// The payload's `issued_at`.
+    IssuedAt,
+    /// The payload's `expires_at`.
+    ExpiresAt,
+    /// A signature offered for attaching.
+    AttachedSignature,
+    /// A trust store's staged bundle record.
+    StagedRecord,
+}
+
+impl fmt::Display for Part {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Bundle => f.write_str("bundle"),
+            Self::EnvelopePayload => f.write_str("envelope payload"),
+            Self::Signature(i) => write!(f, "signature #{i}"),
+            Self::Certificate(i) => write!(f, "certificate #{i}"),
+            Self::Payload => f.write_str("payload"),
+            Self::IssuedAt => f.write_str("payload issued_at"),
+            Self::ExpiresAt => f.write_str("payload expires_at"),
+            Self::AttachedSignature => f.write_str("signature"),
+            Self::StagedRecord => f.write_str("staged.json"),
+        }
+    }
+}
+
 /// Which signer set a threshold applies to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -163,8 +219,8 @@ pub enum BundleError {
     },
     /// Not a well-formed bundle: bad JSON, base64, field or value.
     Malformed {
-        /// Where: "bundle", "envelope", "payload", "certificate #2", …
-        part: String,
+        /// Where.
+        part: Part,
         /// What was wrong.
         detail: String,
     },
@@ -239,30 +295,30 @@ pub enum BundleError {
     NoRoots,
     /// The payload lists a root twice.
     DuplicateRoot {
-        /// Its SHA-256, hex.
-        sha256: String,
+        /// Its SHA-256.
+        sha256: Fingerprint,
     },
     /// The file carries a certificate the signed payload does not list.
     UnlistedCertificate {
-        /// Its SHA-256, hex.
-        sha256: String,
+        /// Its SHA-256.
+        sha256: Fingerprint,
     },
     /// The signed payload lists a certificate the file does not carry.
     MissingCertificate {
-        /// Its SHA-256, hex.
-        sha256: String,
+        /// Its SHA-256.
+        sha256: Fingerprint,
     },
     /// A certificate does not parse as X.509.
     BadCertificate {
-        /// Its SHA-256, hex.
-        sha256: String,
+        /// Its SHA-256.
+        sha256: Fingerprint,
         /// What was wrong.
         detail: String,
     },
     /// A root certificate is expired at the time given.
     CertificateExpired {
-        /// Its SHA-256, hex.
-        sha256: String,
+        /// Its SHA-256.
+        sha256: Fingerprint,
         /// Its notAfter.
         not_after: UnixTime,
         /// The time it was checked at.
@@ -270,25 +326,25 @@ pub enum BundleError {
     },
     /// A root is not a CA certificate (basicConstraints cA is not true).
     NotCa {
-        /// Its SHA-256, hex.
-        sha256: String,
+        /// Its SHA-256.
+        sha256: Fingerprint,
     },
     /// A root's key is not one rustls can use.
     UnsupportedKey {
-        /// Its SHA-256, hex.
-        sha256: String,
+        /// Its SHA-256.
+        sha256: Fingerprint,
     },
     /// A root carries name constraints, which bundles do not support.
     NameConstraints {
-        /// Its SHA-256, hex.
-        sha256: String,
+        /// Its SHA-256.
+        sha256: Fingerprint,
     },
     /// Two roots share one public key.
     DuplicateKey {
-        /// The second root's SHA-256, hex.
-        sha256: String,
-        /// The first root's SHA-256, hex.
-        other: String,
+        /// The second root's SHA-256.
+        sha256: Fingerprint,
+        /// The first root's SHA-256.
+        other: Fingerprint,
     },
     /// No root is valid at trusted time.
     NoValidRoot {
@@ -488,18 +544,31 @@ impl Rule {
 }
 
 impl BundleError {
-    /// The rule this refusal broke.
+    /// The rule this refusal broke: every variant mapped by name, no catch-all, so a new
+    /// refusal cannot land without its rule.
     pub fn rule(&self) -> Rule {
         match self {
-            Self::TooLarge { .. } | Self::BadSignature => Rule::Sizes,
-            Self::Malformed { part, .. } if part.starts_with("payload") => Rule::Payload,
-            Self::Malformed { .. } => Rule::Sizes,
+            Self::TooLarge { .. } => Rule::Sizes,
+            Self::Malformed { part, .. } => match part {
+                Part::Bundle
+                | Part::EnvelopePayload
+                | Part::Signature(_)
+                | Part::Certificate(_)
+                | Part::AttachedSignature
+                | Part::StagedRecord => Rule::Sizes,
+                Part::Payload | Part::IssuedAt | Part::ExpiresAt => Rule::Payload,
+            },
+            // Attaching is the signing side's check, by the same decoding rules as rule 1.
+            Self::BadSignature => Rule::Sizes,
             Self::PayloadType { .. } => Rule::PayloadType,
             Self::SignatureThreshold {
                 role: SignerRole::Current,
                 ..
             } => Rule::CurrentSignatures,
-            Self::SignatureThreshold { .. } => Rule::SignerRotation,
+            Self::SignatureThreshold {
+                role: SignerRole::New,
+                ..
+            } => Rule::SignerRotation,
             Self::UnsupportedSchema { .. } | Self::SignerSet(_) | Self::EmptyValidity { .. } => {
                 Rule::Payload
             }
@@ -508,7 +577,17 @@ impl BundleError {
             | Self::VersionConflict { .. }
             | Self::VersionExhausted { .. } => Rule::Version,
             Self::Expired { .. } | Self::IssuedInFuture { .. } => Rule::Time,
-            _ => Rule::Roots,
+            Self::NoRoots
+            | Self::DuplicateRoot { .. }
+            | Self::UnlistedCertificate { .. }
+            | Self::MissingCertificate { .. }
+            | Self::BadCertificate { .. }
+            | Self::CertificateExpired { .. }
+            | Self::NotCa { .. }
+            | Self::UnsupportedKey { .. }
+            | Self::NameConstraints { .. }
+            | Self::DuplicateKey { .. }
+            | Self::NoValidRoot { .. } => Rule::Roots,
         }
     }
 }

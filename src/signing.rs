@@ -202,7 +202,7 @@ impl BundleBuilder {
         // valid when the bundle is issued. Then the device's own rules over the set.
         for der in &ders {
             let info = CertificateInfo::from_der(der)?;
-            let sha256 = crate::keys::hex(&info.sha256);
+            let sha256 = crate::error::Fingerprint(info.sha256);
             if !info.is_ca {
                 return Err(BundleError::NotCa { sha256 });
             }

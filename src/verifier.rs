@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 
 use crate::certparse;
 use crate::dsse::{pae, EnvelopeWire, SignatureWire, PAYLOAD_TYPE};
-use crate::error::{BundleError, Limit, SignerRole};
+use crate::error::{BundleError, Fingerprint, Limit, Part, SignerRole};
 use crate::json::json_object;
 use crate::key::KeyAlgorithm;
 use crate::keys::{hex, PublicKey, SignerSet};
@@ -82,9 +82,9 @@ json_object!(
     SignersWire => "the signers object",
 );
 
-fn malformed(part: &str, detail: impl ToString) -> BundleError {
+fn malformed(part: Part, detail: impl ToString) -> BundleError {
     BundleError::Malformed {
-        part: part.to_owned(),
+        part,
         detail: detail.to_string(),
     }
 }
@@ -98,7 +98,7 @@ fn too_large(limit: Limit, max: usize, actual: usize) -> Result<(), BundleError>
 }
 
 /// Decodes base64 after checking that the decoded size cannot exceed `max`.
-fn b64_bounded(text: &str, max: usize, limit: Limit, part: &str) -> Result<Vec<u8>, BundleError> {
+fn b64_bounded(text: &str, max: usize, limit: Limit, part: Part) -> Result<Vec<u8>, BundleError> {
     // Padded base64 of n bytes is 4 * ceil(n / 3) characters, the last one or two of which
     // may be '=' padding: this is the decoded size, known before decoding.
     let padding = text.bytes().rev().take_while(|&b| b == b'=').count().min(2);
@@ -147,7 +147,7 @@ fn check_fleet_id(fleet: &str, limits: &Limits) -> Result<(), BundleError> {
         Ok(())
     } else {
         Err(malformed(
-            "payload",
+            Part::Payload,
             std::format!("fleet id {fleet:?}: use 1-64 of A-Z a-z 0-9 . _ - : /"),
         ))
     }
@@ -157,7 +157,7 @@ fn check_root_name(name: &str, limits: &Limits) -> Result<(), BundleError> {
     too_large(Limit::RootNameBytes, limits.max_root_name_bytes, name.len())?;
     if name.chars().any(char::is_control) {
         return Err(malformed(
-            "payload",
+            Part::Payload,
             std::format!("root name {name:?} has control characters"),
         ));
     }
@@ -167,7 +167,7 @@ fn check_root_name(name: &str, limits: &Limits) -> Result<(), BundleError> {
 fn parse_sha256_hex(text: &str) -> Result<[u8; 32], BundleError> {
     let bad = || {
         malformed(
-            "payload",
+            Part::Payload,
             std::format!("root sha256 {text:?}: expected 64 lowercase hex digits"),
         )
     };
@@ -196,18 +196,19 @@ impl Payload {
         }
         json_object!(SchemaOnly => "the payload object");
         let schema: SchemaOnly =
-            serde_json::from_slice(bytes).map_err(|e| malformed("payload", e))?;
+            serde_json::from_slice(bytes).map_err(|e| malformed(Part::Payload, e))?;
         if schema.schema != SCHEMA_VERSION {
             return Err(BundleError::UnsupportedSchema {
                 found: schema.schema,
             });
         }
-        let w: PayloadWire = serde_json::from_slice(bytes).map_err(|e| malformed("payload", e))?;
+        let w: PayloadWire =
+            serde_json::from_slice(bytes).map_err(|e| malformed(Part::Payload, e))?;
         check_fleet_id(&w.fleet, limits)?;
         let issued_at =
-            parse_rfc3339_utc(&w.issued_at).map_err(|e| malformed("payload issued_at", e))?;
+            parse_rfc3339_utc(&w.issued_at).map_err(|e| malformed(Part::IssuedAt, e))?;
         let expires_at =
-            parse_rfc3339_utc(&w.expires_at).map_err(|e| malformed("payload expires_at", e))?;
+            parse_rfc3339_utc(&w.expires_at).map_err(|e| malformed(Part::ExpiresAt, e))?;
         if expires_at <= issued_at {
             return Err(BundleError::EmptyValidity {
                 issued_at,
@@ -297,12 +298,13 @@ impl Bundle {
     /// [`BundleError::TooLarge`] or [`BundleError::Malformed`].
     pub fn from_bytes(bytes: &[u8], limits: &Limits) -> Result<Self, BundleError> {
         too_large(Limit::BundleBytes, limits.max_bundle_bytes, bytes.len())?;
-        let w: BundleWire = serde_json::from_slice(bytes).map_err(|e| malformed("bundle", e))?;
+        let w: BundleWire =
+            serde_json::from_slice(bytes).map_err(|e| malformed(Part::Bundle, e))?;
         let payload = b64_bounded(
             &w.envelope.payload,
             limits.max_payload_bytes,
             Limit::PayloadBytes,
-            "envelope payload",
+            Part::EnvelopePayload,
         )?;
         too_large(
             Limit::Signatures,
@@ -311,22 +313,28 @@ impl Bundle {
         )?;
         let mut signatures = Vec::with_capacity(w.envelope.signatures.len());
         for (i, s) in w.envelope.signatures.iter().enumerate() {
-            let part = std::format!("signature #{i}");
-            let sig = b64_bounded(&s.sig, 64, Limit::Signatures, &part)?;
+            // Exactly 64 bytes, which is 88 base64 characters: bounded before decoding, and
+            // malformed (not a count limit) when it is anything else.
+            let wrong = || malformed(Part::Signature(i), "an Ed25519 signature is 64 bytes");
+            if s.sig.len() != 88 {
+                return Err(wrong());
+            }
+            let sig = B64
+                .decode(&s.sig)
+                .map_err(|e| malformed(Part::Signature(i), e))?;
             if sig.len() != 64 {
-                return Err(malformed(&part, "an Ed25519 signature is 64 bytes"));
+                return Err(wrong());
             }
             signatures.push((s.keyid.clone(), sig));
         }
         too_large(Limit::Roots, limits.max_roots, w.certificates.len())?;
         let mut certificates = Vec::with_capacity(w.certificates.len());
         for (i, c) in w.certificates.iter().enumerate() {
-            let part = std::format!("certificate #{i}");
             certificates.push(b64_bounded(
                 c,
                 limits.max_certificate_bytes,
                 Limit::CertificateBytes,
-                &part,
+                Part::Certificate(i),
             )?);
         }
         Ok(Self {
@@ -463,7 +471,7 @@ impl Bundle {
     /// [`BundleError::BadSignature`] when it does not verify (deliberately opaque).
     pub fn attach(&mut self, key: &PublicKey, signature: &[u8]) -> Result<(), BundleError> {
         let sig = Signature::from_slice(signature)
-            .map_err(|_| malformed("signature", "an Ed25519 signature is 64 bytes"))?;
+            .map_err(|_| malformed(Part::AttachedSignature, "an Ed25519 signature is 64 bytes"))?;
         key.verifying_key()
             .verify_strict(&self.pae(), &sig)
             .map_err(|_| BundleError::BadSignature)?;
@@ -681,7 +689,7 @@ pub(crate) fn check_roots(
     for r in &payload.roots {
         if !listed.insert(r.sha256) {
             return Err(BundleError::DuplicateRoot {
-                sha256: hex(&r.sha256),
+                sha256: Fingerprint(r.sha256),
             });
         }
     }
@@ -690,24 +698,26 @@ pub(crate) fn check_roots(
     for der in certificates {
         let h: [u8; 32] = Sha256::digest(der).into();
         if !listed.contains(&h) {
-            return Err(BundleError::UnlistedCertificate { sha256: hex(&h) });
+            return Err(BundleError::UnlistedCertificate {
+                sha256: Fingerprint(h),
+            });
         }
         if !carried.insert(h) {
-            return Err(BundleError::DuplicateRoot { sha256: hex(&h) });
+            return Err(BundleError::DuplicateRoot {
+                sha256: Fingerprint(h),
+            });
         }
         by_hash.insert(h, der);
     }
     let mut roots = Vec::with_capacity(payload.roots.len());
     let mut spkis = std::collections::BTreeMap::new();
     for r in &payload.roots {
-        let sha = hex(&r.sha256);
+        let sha = Fingerprint(r.sha256);
         let der = by_hash
             .get(&r.sha256)
-            .ok_or_else(|| BundleError::MissingCertificate {
-                sha256: sha.clone(),
-            })?;
+            .ok_or(BundleError::MissingCertificate { sha256: sha })?;
         let facts = certparse::parse(der).map_err(|e| BundleError::BadCertificate {
-            sha256: sha.clone(),
+            sha256: sha,
             detail: e.to_string(),
         })?;
         if facts.basic_constraints_ca != Some(true) {
@@ -724,13 +734,13 @@ pub(crate) fn check_roots(
         // spelling of the AlgorithmIdentifier cannot make one key look like two (certparse
         // also refuses every encoding of a key but the one rustls uses).
         let key_bits: [u8; 32] = Sha256::digest(facts.public_key).into();
-        if let Some(other) = spkis.insert(key_bits, sha.clone()) {
+        if let Some(other) = spkis.insert(key_bits, sha) {
             return Err(BundleError::DuplicateKey { sha256: sha, other });
         }
         let mut subject = String::new();
         certparse::write_name(facts.subject, &mut subject).map_err(|e| {
             BundleError::BadCertificate {
-                sha256: sha.clone(),
+                sha256: sha,
                 detail: e.to_string(),
             }
         })?;
@@ -1037,7 +1047,7 @@ impl CertificateInfo {
     pub fn from_der(der: &[u8]) -> Result<Self, BundleError> {
         let sha256: [u8; 32] = Sha256::digest(der).into();
         let bad = |e: certparse::ParseError| BundleError::BadCertificate {
-            sha256: hex(&sha256),
+            sha256: Fingerprint(sha256),
             detail: e.to_string(),
         };
         let facts = certparse::parse(der).map_err(bad)?;

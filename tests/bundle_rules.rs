@@ -333,7 +333,7 @@ fn signatures_are_checked_before_the_payload_is_parsed() {
         &st,
     );
     assert!(
-        matches!(err, BundleError::Malformed { ref part, .. } if part == "payload"),
+        matches!(err, BundleError::Malformed { ref part, .. } if *part == aws_iot_roots::bundle::Part::Payload),
         "{err:?}"
     );
 }
@@ -416,7 +416,7 @@ fn bad_fleet_id_and_timestamps_are_refused() {
     let mut q = p.clone();
     q["issued_at"] = json!("2027-01-01T00:00:00+00:00");
     assert!(
-        matches!(refused(&sign(&q), &st), BundleError::Malformed { ref part, .. } if part == "payload issued_at")
+        matches!(refused(&sign(&q), &st), BundleError::Malformed { ref part, .. } if *part == aws_iot_roots::bundle::Part::IssuedAt)
     );
     let mut q = p.clone();
     q["expires_at"] = json!("2026-12-31T00:00:00Z");
@@ -698,7 +698,7 @@ fn certificate_not_listed_in_the_payload_is_refused() {
     assert_eq!(
         err,
         BundleError::UnlistedCertificate {
-            sha256: sha(&root_der("Amazon Root CA 2"))
+            sha256: fp(&root_der("Amazon Root CA 2"))
         }
     );
 }
@@ -717,7 +717,7 @@ fn listed_root_without_its_certificate_is_refused() {
     assert_eq!(
         err,
         BundleError::MissingCertificate {
-            sha256: sha(&root_der("Amazon Root CA 3"))
+            sha256: fp(&root_der("Amazon Root CA 3"))
         }
     );
 }
@@ -729,12 +729,7 @@ fn certificate_swapped_for_one_with_the_same_subject_is_refused() {
     let cross = cross_signed_ca1();
     let certs = vec![cross.to_vec(), root_der("Amazon Root CA 3")];
     let err = refused(&file(&p, &[by(&k.keys[0]), by(&k.keys[1])], &certs), &st);
-    assert_eq!(
-        err,
-        BundleError::UnlistedCertificate {
-            sha256: sha(&cross)
-        }
-    );
+    assert_eq!(err, BundleError::UnlistedCertificate { sha256: fp(&cross) });
 }
 
 #[test]
@@ -746,7 +741,7 @@ fn duplicate_certificate_or_listing_is_refused() {
     assert_eq!(
         err,
         BundleError::DuplicateRoot {
-            sha256: sha(&root_der("Amazon Root CA 3"))
+            sha256: fp(&root_der("Amazon Root CA 3"))
         }
     );
     let mut q = p.clone();
@@ -761,7 +756,7 @@ fn duplicate_certificate_or_listing_is_refused() {
     assert_eq!(
         err,
         BundleError::DuplicateRoot {
-            sha256: sha(&root_der("Amazon Root CA 1"))
+            sha256: fp(&root_der("Amazon Root CA 1"))
         }
     );
 }
@@ -787,7 +782,7 @@ fn non_ca_root_is_refused() {
     let certs = vec![leaf.to_vec()];
     let p = payload(2, &certs, &k.set(2));
     let err = refused(&file(&p, &[by(&k.keys[0]), by(&k.keys[1])], &certs), &st);
-    assert_eq!(err, BundleError::NotCa { sha256: sha(&leaf) });
+    assert_eq!(err, BundleError::NotCa { sha256: fp(&leaf) });
 }
 
 #[test]
@@ -797,7 +792,7 @@ fn root_with_a_key_rustls_cannot_use_is_refused() {
     let certs = vec![p224.to_vec()];
     let p = payload(2, &certs, &k.set(2));
     let err = refused(&file(&p, &[by(&k.keys[0]), by(&k.keys[1])], &certs), &st);
-    assert_eq!(err, BundleError::UnsupportedKey { sha256: sha(&p224) });
+    assert_eq!(err, BundleError::UnsupportedKey { sha256: fp(&p224) });
 }
 
 #[test]
@@ -1067,7 +1062,7 @@ fn a_signature_of_the_wrong_size_is_malformed() {
     v["envelope"]["signatures"][0]["sig"] = json!(b64.encode([7u8; 63]));
     let err = refused(&serde_json::to_vec(&v).expect("json"), &st);
     assert!(
-        matches!(&err, BundleError::Malformed { part, .. } if part == "signature #0"),
+        matches!(&err, BundleError::Malformed { part, .. } if *part == aws_iot_roots::bundle::Part::Signature(0)),
         "{err:?}"
     );
 }
@@ -1170,7 +1165,7 @@ fn a_root_with_name_constraints_is_refused() {
         ),
         &st,
     );
-    assert_eq!(err, BundleError::NameConstraints { sha256: sha(&der) });
+    assert_eq!(err, BundleError::NameConstraints { sha256: fp(&der) });
 }
 
 #[test]
@@ -1188,7 +1183,7 @@ fn a_root_with_an_rsa_key_below_2048_bits_is_refused() {
         ),
         &st,
     );
-    assert_eq!(err, BundleError::UnsupportedKey { sha256: sha(&der) });
+    assert_eq!(err, BundleError::UnsupportedKey { sha256: fp(&der) });
 }
 
 // Issue 11: identity means one signer, one key, one encoding; boundaries as RFC 5280 has them.
@@ -1251,11 +1246,12 @@ fn json_arrays_are_refused_wherever_the_spec_names_an_object() {
     let valid: serde_json::Value =
         serde_json::from_slice(&file(&p, &sigs, &amazon_roots())).expect("json");
     let env = &valid["envelope"];
-    let malformed = |bytes: &[u8], part: &str, what: &str| {
+    use aws_iot_roots::bundle::Part;
+    let malformed = |bytes: &[u8], part: Part, what: &str| {
         let err = refused(bytes, &st);
         match &err {
             BundleError::Malformed { part: p, detail } => {
-                assert_eq!(p, part, "{err}");
+                assert_eq!(*p, part, "{err}");
                 assert!(
                     detail.contains(&format!("invalid type: sequence, expected {what}")),
                     "{err}"
@@ -1268,14 +1264,14 @@ fn json_arrays_are_refused_wherever_the_spec_names_an_object() {
     let bundle_array = json!([env, valid["certificates"]]);
     malformed(
         &serde_json::to_vec(&bundle_array).expect("json"),
-        "bundle",
+        Part::Bundle,
         "the bundle object",
     );
     let mut v = valid.clone();
     v["envelope"] = json!([env["payloadType"], env["payload"], env["signatures"]]);
     malformed(
         &serde_json::to_vec(&v).expect("json"),
-        "bundle",
+        Part::Bundle,
         "the envelope object",
     );
     let mut v = valid.clone();
@@ -1283,7 +1279,7 @@ fn json_arrays_are_refused_wherever_the_spec_names_an_object() {
     v["envelope"]["signatures"][0] = json!([s0["keyid"], s0["sig"]]);
     malformed(
         &serde_json::to_vec(&v).expect("json"),
-        "bundle",
+        Part::Bundle,
         "a signature object",
     );
     // Inside the signed payload: the payload itself, a root entry, the signer set.
@@ -1294,19 +1290,19 @@ fn json_arrays_are_refused_wherever_the_spec_names_an_object() {
         &sigs,
         &amazon_roots(),
     );
-    malformed(&bytes, "payload", "the payload object");
+    malformed(&bytes, Part::Payload, "the payload object");
     let mut q = p.clone();
     q["roots"][0] = json!([q["roots"][0]["sha256"], "Amazon Root CA 1"]);
     malformed(
         &file(&q, &sigs, &amazon_roots()),
-        "payload",
+        Part::Payload,
         "a root object",
     );
     let mut q = p.clone();
     q["signers"] = json!([q["signers"]["threshold"], q["signers"]["keys"]]);
     malformed(
         &file(&q, &sigs, &amazon_roots()),
-        "payload",
+        Part::Payload,
         "the signers object",
     );
     // The signer-set file (`--signers`) is the same object.
@@ -1334,7 +1330,7 @@ fn null_is_refused_for_every_optional_member() {
     q["roots"][0]["name"] = serde_json::Value::Null;
     match refused(&file(&q, &sigs, &amazon_roots()), &st) {
         BundleError::Malformed { part, detail } => {
-            assert_eq!(part, "payload");
+            assert_eq!(part, aws_iot_roots::bundle::Part::Payload);
             assert!(
                 detail.contains("invalid type: null, expected a string"),
                 "{detail}"
@@ -1347,7 +1343,7 @@ fn null_is_refused_for_every_optional_member() {
     v["envelope"]["signatures"][0]["keyid"] = serde_json::Value::Null;
     match refused(&serde_json::to_vec(&v).expect("json"), &st) {
         BundleError::Malformed { part, detail } => {
-            assert_eq!(part, "bundle");
+            assert_eq!(part, aws_iot_roots::bundle::Part::Bundle);
             assert!(
                 detail.contains("invalid type: null, expected a string"),
                 "{detail}"
@@ -1388,9 +1384,7 @@ fn one_key_in_two_encodings_is_refused() {
         let err = refused(&file(&p, &[by(&k.keys[0]), by(&k.keys[1])], &certs), &st);
         assert_eq!(
             err,
-            BundleError::UnsupportedKey {
-                sha256: common::hex(&<sha2::Sha256 as sha2::Digest>::digest(&twin))
-            },
+            BundleError::UnsupportedKey { sha256: fp(&twin) },
             "{label}"
         );
         assert_eq!(err.rule(), Rule::Roots);
@@ -1508,4 +1502,37 @@ fn every_named_limit_is_a_configurable_field() {
             actual: 16
         })
     );
+}
+
+/// A signature that is not 64 bytes is malformed at its index, not a count limit ("the
+/// signature list is 88 entries" named the wrong limit), and an oversized one is refused
+/// before it is decoded.
+#[test]
+fn a_signature_of_the_wrong_size_is_malformed_where_it_is() {
+    use aws_iot_roots::bundle::Part;
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let (k, st, p) = baseline();
+    let valid = file(&p, &[by(&k.keys[0]), by(&k.keys[1])], &amazon_roots());
+    for sig in [
+        b64.encode([7u8; 65]),
+        b64.encode([7u8; 63]),
+        "A".repeat(1 << 16),
+    ] {
+        let mut v: serde_json::Value = serde_json::from_slice(&valid).expect("json");
+        v["envelope"]["signatures"][1]["sig"] = json!(sig);
+        let err = refused(&serde_json::to_vec(&v).expect("json"), &st);
+        assert_eq!(
+            err,
+            BundleError::Malformed {
+                part: Part::Signature(1),
+                detail: "an Ed25519 signature is 64 bytes".into()
+            }
+        );
+        assert_eq!(err.rule(), Rule::Sizes);
+        assert_eq!(
+            err.to_string(),
+            "malformed signature #1: an Ed25519 signature is 64 bytes"
+        );
+    }
 }

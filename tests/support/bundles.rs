@@ -80,6 +80,11 @@ pub fn policy() -> Policy {
 }
 
 /// A payload as JSON `Value`, to be edited by tests before serializing.
+/// A certificate's fingerprint, as refusals carry it.
+pub fn fp(der: &[u8]) -> aws_iot_roots::bundle::Fingerprint {
+    aws_iot_roots::bundle::Fingerprint(Sha256::digest(der).into())
+}
+
 pub fn payload(version: u64, roots: &[Vec<u8>], signers: &SignerSet) -> Value {
     json!({
         "schema": 1,

@@ -319,7 +319,7 @@ fn certificate_file(
     };
     entries
         .iter()
-        .position(|x| hex(&x.sha256) == *sha)
+        .position(|x| x.sha256 == sha.0)
         .and_then(|i| i.checked_sub(offset))
         .and_then(|i| files.get(i))
         .map(|f| format!(" ({})", f.display()))
