@@ -47,6 +47,6 @@ pub use crate::limits::{
 #[cfg(feature = "signing")]
 pub use crate::signing::{BundleBuilder, SigningKey};
 pub use crate::verifier::{
-    default_root_name, verify, Bundle, CertificateInfo, Payload, RootRef, SignatureCheck,
-    TrustState, Verdict, VerifiedBundle, VerifiedRoot, SCHEMA_VERSION,
+    default_root_name, verify, verify_report, Bundle, CertificateInfo, Outcome, Payload, RootRef,
+    SignatureCheck, TrustState, Verdict, VerifiedBundle, VerifiedRoot, SCHEMA_VERSION,
 };

@@ -78,7 +78,9 @@ use crate::limits::{Policy, MAX_BUNDLE_BYTES};
 use crate::storage::{remove_durably, seal, unseal, write_atomic, OpError, TMP_SUFFIX};
 pub use crate::storage::{DirStorage, Entry, EntryKind, Storage};
 use crate::timefmt::format_rfc3339;
-use crate::verifier::{verify, verify_committed, TrustState, Verdict, VerifiedBundle};
+use crate::verifier::{
+    verify, verify_committed, verify_reapply, TrustState, Verdict, VerifiedBundle,
+};
 
 /// Health-check attempts before a staged bundle is discarded. Three survives a transient
 /// network failure or two, and still ends a reboot loop quickly.
@@ -1057,12 +1059,9 @@ impl<S: Storage> TrustStore<S> {
                 if active_sha == self.floors.payload_sha256 {
                     return Ok(None);
                 }
-                let below = TrustState {
-                    version: self.floors.version.saturating_sub(1),
-                    payload_sha256: None,
-                    ..self.floors.clone()
-                };
-                match verify(bytes, &below, now, &self.config.policy)? {
+                // The floors name this payload but its generation was lost: every rule again,
+                // for re-application (no state is faked to get there).
+                match verify_reapply(bytes, &self.floors, now, &self.config.policy)? {
                     Verdict::Apply(v) => Ok(Some(v)),
                     _ => Ok(None),
                 }

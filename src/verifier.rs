@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 
 use crate::certparse;
 use crate::dsse::{pae, EnvelopeWire, SignatureWire, PAYLOAD_TYPE};
-use crate::error::{BundleError, Fingerprint, Limit, Part, SignerRole};
+use crate::error::{BundleError, Fingerprint, Limit, Part, Rule, SignerRole};
 use crate::json::json_object;
 use crate::key::KeyAlgorithm;
 use crate::keys::{hex, PublicKey, SignerSet};
@@ -805,36 +805,60 @@ pub fn verify(
     clock: UnixTime,
     policy: &Policy,
 ) -> Result<Verdict, BundleError> {
+    verify_steps(
+        bytes,
+        state,
+        clock,
+        policy,
+        Replay::AlreadyActive,
+        &mut |_, _| {},
+    )
+}
+
+/// What rule 6 makes of the active bundle offered again.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Replay {
+    /// Nothing to do: [`Verdict::AlreadyActive`] (what a device normally wants).
+    AlreadyActive,
+    /// Verify it in full for re-application: the store's floors name it, but its generation
+    /// file was lost. Only the identical payload passes; any other at that version is still a
+    /// conflict.
+    // Only the store re-applies; a verify-only build never constructs it.
+    #[cfg_attr(not(feature = "store"), allow(dead_code))]
+    Reapply,
+}
+
+/// The rules of [`verify`], as named steps in order. `report` hears each rule as it passes;
+/// the first failure is returned. One sequence for [`verify`], the store's re-application of
+/// a lost generation ([`verify_reapply`]) and the rule-by-rule report ([`verify_report`]).
+fn verify_steps(
+    bytes: &[u8],
+    state: &TrustState,
+    clock: UnixTime,
+    policy: &Policy,
+    replay: Replay,
+    report: &mut dyn FnMut(Rule, Outcome),
+) -> Result<Verdict, BundleError> {
     // 1. Sizes, checked by the parser before each decode.
     let bundle = Bundle::from_bytes(bytes, &policy.limits)?;
+    report(Rule::Sizes, Outcome::Passed);
 
     // 2. The type is part of what was signed; refuse anything else before any crypto.
-    if bundle.payload_type != PAYLOAD_TYPE {
-        return Err(BundleError::PayloadType {
-            found: bundle.payload_type,
-        });
-    }
+    check_type(&bundle)?;
+    report(Rule::PayloadType, Outcome::Passed);
 
     // 3. Current signers' threshold, over the exact payload bytes, before parsing them.
-    let current_signed = bundle.signed_by(state.signers.keys());
-    if current_signed.len() < state.signers.threshold() as usize {
-        return Err(BundleError::SignatureThreshold {
-            role: SignerRole::Current,
-            required: state.signers.threshold(),
-        });
-    }
+    let current_signed = authenticate(&bundle, &state.signers, SignerRole::Current)?;
+    report(Rule::CurrentSignatures, Outcome::Passed);
 
     // 4. Only now parse the payload.
     let payload = Payload::from_json(&bundle.payload, &policy.limits)?;
     let payload_sha256: [u8; 32] = Sha256::digest(&bundle.payload).into();
+    report(Rule::Payload, Outcome::Passed);
 
     // 5. Bound to one fleet: another fleet's bundle is never replayed here.
-    if payload.fleet != state.fleet {
-        return Err(BundleError::WrongFleet {
-            expected: state.fleet.clone(),
-            found: payload.fleet,
-        });
-    }
+    check_fleet(&payload, &state.fleet)?;
+    report(Rule::Fleet, Outcome::Passed);
 
     // 6. Rollback, version conflicts, and a fast-forward to the last possible version.
     if payload.version == u64::MAX {
@@ -849,45 +873,124 @@ pub fn verify(
         });
     }
     if payload.version == state.version {
-        return match state.payload_sha256 {
-            Some(active) if active == payload_sha256 => Ok(Verdict::AlreadyActive {
-                version: payload.version,
-            }),
-            _ => Err(BundleError::VersionConflict {
-                version: payload.version,
-            }),
-        };
+        let identical = state.payload_sha256 == Some(payload_sha256);
+        match (identical, replay) {
+            (true, Replay::AlreadyActive) => {
+                report(Rule::Version, Outcome::Passed);
+                return Ok(Verdict::AlreadyActive {
+                    version: payload.version,
+                });
+            }
+            (true, Replay::Reapply) => {}
+            (false, _) => {
+                return Err(BundleError::VersionConflict {
+                    version: payload.version,
+                })
+            }
+        }
     }
+    report(Rule::Version, Outcome::Passed);
 
     // 7. A new signer set must prove its own keys signed too, so a set can only be replaced
     //    by agreement of both the old and the new key holders.
-    //    Keys in both sets were tried in step 3 already: only the others are verified now.
-    if !payload.signers.same_as(&state.signers) {
-        let joining: Vec<PublicKey> = payload
+    check_rotation(&bundle, &payload, &state.signers, &current_signed)?;
+    report(Rule::SignerRotation, Outcome::Passed);
+
+    // 8. Time. The floor only rises, so a clock stepped back cannot revive an old bundle.
+    let (trusted_time, clock_behind_floor) = check_time(&payload, clock, state, policy)?;
+    report(Rule::Time, Outcome::Passed);
+
+    // 9. Roots.
+    let roots = check_roots(&payload, &bundle.certificates, trusted_time)?;
+    report(Rule::Roots, Outcome::Passed);
+
+    Ok(Verdict::Apply(VerifiedBundle {
+        payload,
+        payload_sha256,
+        roots,
+        bytes: bytes.to_vec(),
+        trusted_time,
+        clock_behind_floor,
+    }))
+}
+
+fn check_type(bundle: &Bundle) -> Result<(), BundleError> {
+    if bundle.payload_type != PAYLOAD_TYPE {
+        return Err(BundleError::PayloadType {
+            found: bundle.payload_type.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// A threshold of distinct keys of `signers` signed: the keys that did.
+fn authenticate(
+    bundle: &Bundle,
+    signers: &SignerSet,
+    role: SignerRole,
+) -> Result<BTreeSet<PublicKey>, BundleError> {
+    let signed = bundle.signed_by(signers.keys());
+    if signed.len() < signers.threshold() as usize {
+        return Err(BundleError::SignatureThreshold {
+            role,
+            required: signers.threshold(),
+        });
+    }
+    Ok(signed)
+}
+
+fn check_fleet(payload: &Payload, fleet: &str) -> Result<(), BundleError> {
+    if payload.fleet != fleet {
+        return Err(BundleError::WrongFleet {
+            expected: fleet.to_owned(),
+            found: payload.fleet.clone(),
+        });
+    }
+    Ok(())
+}
+
+fn check_rotation(
+    bundle: &Bundle,
+    payload: &Payload,
+    current: &SignerSet,
+    current_signed: &BTreeSet<PublicKey>,
+) -> Result<(), BundleError> {
+    if payload.signers.same_as(current) {
+        return Ok(());
+    }
+    // Keys in both sets were tried in step 3 already: only the others are verified now.
+    let joining: Vec<PublicKey> = payload
+        .signers
+        .keys()
+        .iter()
+        .filter(|k| !current.contains(k))
+        .copied()
+        .collect();
+    let mut new_signed = bundle.signed_by(&joining);
+    new_signed.extend(
+        payload
             .signers
             .keys()
             .iter()
-            .filter(|k| !state.signers.contains(k))
-            .copied()
-            .collect();
-        let mut new_signed = bundle.signed_by(&joining);
-        new_signed.extend(
-            payload
-                .signers
-                .keys()
-                .iter()
-                .filter(|k| current_signed.contains(k))
-                .copied(),
-        );
-        if new_signed.len() < payload.signers.threshold() as usize {
-            return Err(BundleError::SignatureThreshold {
-                role: SignerRole::New,
-                required: payload.signers.threshold(),
-            });
-        }
+            .filter(|k| current_signed.contains(k))
+            .copied(),
+    );
+    if new_signed.len() < payload.signers.threshold() as usize {
+        return Err(BundleError::SignatureThreshold {
+            role: SignerRole::New,
+            required: payload.signers.threshold(),
+        });
     }
+    Ok(())
+}
 
-    // 8. Time. The floor only rises, so a clock stepped back cannot revive an old bundle.
+/// Trusted time and whether the clock reads behind the floor.
+fn check_time(
+    payload: &Payload,
+    clock: UnixTime,
+    state: &TrustState,
+    policy: &Policy,
+) -> Result<(UnixTime, bool), BundleError> {
     let trusted_time = clock.max(state.time_floor);
     let clock_behind_floor = clock < state.time_floor;
     if payload.expires_at <= trusted_time {
@@ -905,18 +1008,68 @@ pub fn verify(
             trusted_time,
         });
     }
+    Ok((trusted_time, clock_behind_floor))
+}
 
-    // 9. Roots.
-    let roots = check_roots(&payload, &bundle.certificates, trusted_time)?;
+/// [`verify`] for a bundle the device's floors already name (same version, same payload)
+/// whose committed generation was lost: verified by every rule, and returned for
+/// re-application instead of as "already active". Any other payload at that version is a
+/// conflict, as in [`verify`].
+#[cfg(feature = "store")]
+pub(crate) fn verify_reapply(
+    bytes: &[u8],
+    state: &TrustState,
+    clock: UnixTime,
+    policy: &Policy,
+) -> Result<Verdict, BundleError> {
+    verify_steps(bytes, state, clock, policy, Replay::Reapply, &mut |_, _| {})
+}
 
-    Ok(Verdict::Apply(VerifiedBundle {
-        payload,
-        payload_sha256,
-        roots,
-        bytes: bytes.to_vec(),
-        trusted_time,
-        clock_behind_floor,
-    }))
+/// What one rule made of a bundle, in a [`verify_report`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// The rule held.
+    Passed,
+    /// The rule refused the bundle.
+    Failed(BundleError),
+    /// An earlier rule refused the bundle, so this one was not checked.
+    NotReached,
+    /// The bundle is already active: nothing after the version rule applies.
+    NotNeeded,
+}
+
+/// Every rule of [`verify`] with its outcome, in checking order, and the verdict: for
+/// review tools (`iot-roots bundle verify`), computed by the same steps as [`verify`].
+pub fn verify_report(
+    bytes: &[u8],
+    state: &TrustState,
+    clock: UnixTime,
+    policy: &Policy,
+) -> (Vec<(Rule, Outcome)>, Result<Verdict, BundleError>) {
+    let mut outcomes: Vec<(Rule, Outcome)> = Vec::with_capacity(Rule::ALL.len());
+    let result = verify_steps(
+        bytes,
+        state,
+        clock,
+        policy,
+        Replay::AlreadyActive,
+        &mut |r, o| outcomes.push((r, o)),
+    );
+    let after = match &result {
+        Err(e) => {
+            outcomes.push((e.rule(), Outcome::Failed(e.clone())));
+            Outcome::NotReached
+        }
+        Ok(_) => Outcome::NotNeeded,
+    };
+    for rule in Rule::ALL {
+        if !outcomes.iter().any(|(r, _)| *r == rule) {
+            outcomes.push((rule, after.clone()));
+        }
+    }
+    outcomes.sort_by_key(|(r, _)| *r);
+    (outcomes, result)
 }
 
 /// Re-verifies a bundle this device committed earlier, on every open of the trust store, to
@@ -924,9 +1077,9 @@ pub fn verify(
 ///
 /// Every committed bundle was signed by a threshold of its own payload's signer set (rule 7
 /// makes a rotating bundle prove its new keys; otherwise the sets are the same), so that is
-/// what is checked, with every structural rule of [`verify`]. Time rules are not applied: an
-/// active bundle keeps working after it expires (refusing it would brick the device; the
-/// store reports it as stale instead). Fleet binding is.
+/// what is checked, with the structural steps of [`verify`]: sizes, type, parse, fleet and
+/// roots. Time rules are not applied: an active bundle keeps working after it expires
+/// (refusing it would brick the device; the store reports it as stale instead).
 ///
 /// `accepted_at` is the trusted time at which the device accepted it: at least one root was
 /// valid then.
@@ -938,24 +1091,10 @@ pub(crate) fn verify_committed(
     limits: &Limits,
 ) -> Result<VerifiedBundle, BundleError> {
     let bundle = Bundle::from_bytes(bytes, limits)?;
-    if bundle.payload_type != PAYLOAD_TYPE {
-        return Err(BundleError::PayloadType {
-            found: bundle.payload_type,
-        });
-    }
+    check_type(&bundle)?;
     let payload = Payload::from_json(&bundle.payload, limits)?;
-    if bundle.signed_by(payload.signers.keys()).len() < payload.signers.threshold() as usize {
-        return Err(BundleError::SignatureThreshold {
-            role: SignerRole::New,
-            required: payload.signers.threshold(),
-        });
-    }
-    if payload.fleet != fleet {
-        return Err(BundleError::WrongFleet {
-            expected: fleet.to_owned(),
-            found: payload.fleet,
-        });
-    }
+    authenticate(&bundle, &payload.signers, SignerRole::New)?;
+    check_fleet(&payload, fleet)?;
     let roots = check_roots(&payload, &bundle.certificates, accepted_at)?;
     Ok(VerifiedBundle {
         payload_sha256: Sha256::digest(&bundle.payload).into(),
@@ -1066,5 +1205,60 @@ impl CertificateInfo {
             self_issued: facts.is_self_issued(),
             default_name,
         })
+    }
+}
+
+#[cfg(all(
+    test,
+    feature = "store",
+    feature = "signing",
+    feature = "amazon-root-ca-1"
+))]
+mod tests {
+    use super::*;
+    use crate::bundle::{BundleBuilder, SigningKey};
+
+    fn at(secs: u64) -> UnixTime {
+        UnixTime::since_unix_epoch(core::time::Duration::from_secs(secs))
+    }
+
+    /// Re-application accepts only the payload the floors name: a different payload at the
+    /// same version stays a conflict even on this path (the store reaches it only after
+    /// `verify` said "already active", so nothing else would notice the rule missing).
+    #[test]
+    fn reapply_accepts_only_the_payload_the_floors_name() {
+        let key = SigningKey::generate();
+        let set = SignerSet::new(std::vec![key.public_key()], 1).expect("set");
+        let ca1 = CertificateDer::from(crate::ROOTS[0].der.to_vec());
+        let make = |expires: u64| {
+            let mut b = BundleBuilder::new("f", 1, at(1_798_000_000), at(expires), set.clone())
+                .root(ca1.clone(), None)
+                .build(&Limits::default())
+                .expect("bundle");
+            b.sign(&key);
+            b.to_bytes()
+        };
+        let (one, other) = (make(1_830_000_000), make(1_830_000_001));
+        let mut state = TrustState::initial("f", set.clone());
+        state.time_floor = at(1_797_000_000);
+        let policy = Policy::default();
+        let v = match verify(&one, &state, at(1_798_100_000), &policy) {
+            Ok(Verdict::Apply(v)) => v,
+            other => panic!("{other:?}"),
+        };
+        let floors = state.after(&v);
+        let now = at(1_798_100_000);
+        assert!(matches!(
+            verify_reapply(&one, &floors, now, &policy),
+            Ok(Verdict::Apply(_))
+        ));
+        assert_eq!(
+            verify_reapply(&other, &floors, now, &policy),
+            Err(BundleError::VersionConflict { version: 1 })
+        );
+        assert_eq!(
+            verify(&one, &floors, now, &policy),
+            Ok(Verdict::AlreadyActive { version: 1 })
+        );
     }
 }

@@ -1536,3 +1536,37 @@ fn a_signature_of_the_wrong_size_is_malformed_where_it_is() {
         );
     }
 }
+
+/// The rule-by-rule report comes from the verifier's own steps: every rule once, in order;
+/// the rules before a refusal passed, the one that refused says why, the rest were not
+/// reached; and the verdict is verify's.
+#[test]
+fn the_rule_report_is_verifys_own_steps() {
+    use aws_iot_roots::bundle::{verify_report, Outcome};
+    let (k, st, mut p) = baseline();
+    let sigs = [by(&k.keys[0]), by(&k.keys[1])];
+    let good = file(&p, &sigs, &amazon_roots());
+    let (outcomes, result) = verify_report(&good, &st, at(CLOCK), &policy());
+    assert_eq!(result, verify(&good, &st, at(CLOCK), &policy()));
+    assert_eq!(
+        outcomes.iter().map(|(r, _)| *r).collect::<Vec<_>>(),
+        Rule::ALL.to_vec()
+    );
+    assert!(outcomes.iter().all(|(_, o)| *o == Outcome::Passed));
+    // Another fleet: four rules pass, the fleet refuses, four are not reached.
+    p["fleet"] = json!("acme-staging");
+    let bad = file(&p, &sigs, &amazon_roots());
+    let (outcomes, result) = verify_report(&bad, &st, at(CLOCK), &policy());
+    let err = result.expect_err("wrong fleet");
+    let got: Vec<&Outcome> = outcomes.iter().map(|(_, o)| o).collect();
+    assert_eq!(got[..4], [&Outcome::Passed; 4]);
+    assert_eq!(got[4], &Outcome::Failed(err));
+    assert_eq!(got[5..], [&Outcome::NotReached; 4]);
+    // The active bundle again: passed through the version rule, the rest not needed.
+    let active = st.after(&apply(&good, &st).expect("valid"));
+    let (outcomes, result) = verify_report(&good, &active, at(CLOCK), &policy());
+    assert_eq!(result, Ok(Verdict::AlreadyActive { version: 2 }));
+    let got: Vec<&Outcome> = outcomes.iter().map(|(_, o)| o).collect();
+    assert_eq!(got[..6], [&Outcome::Passed; 6]);
+    assert_eq!(got[6..], [&Outcome::NotNeeded; 3]);
+}

@@ -702,3 +702,36 @@ fn the_persisted_time_floor_never_passes_the_devices_clock() {
         CLOCK
     );
 }
+
+/// A generation that rotted is re-applied only with the payload the floors name: the store
+/// verifies it by every rule again (no state is faked to get past "already active"), and
+/// another payload at that version is still a conflict.
+#[test]
+fn a_lost_generation_is_reapplied_only_with_its_own_payload() {
+    let rel = Release::new();
+    let dir = tempfile::tempdir().expect("tmp");
+    let v1 = rel.bundle(1, V1);
+    TrustStore::open(dir.path(), rel.config())
+        .expect("open")
+        .apply(&v1, now(), &mut pass)
+        .expect("v1");
+    std::fs::write(dir.path().join(gen_name(1)), "rotted").expect("rot");
+    let mut store = TrustStore::open(dir.path(), rel.config()).expect("reopen");
+    assert_eq!(store.source(), ActiveSource::CompiledIn);
+    assert_eq!(store.floors().version, 1);
+    // Another payload at version 1: a conflict, as for any device.
+    match store.stage(&rel.bundle(1, V2), now()) {
+        Err(StoreError::Bundle(aws_iot_roots::bundle::BundleError::VersionConflict {
+            version: 1,
+        })) => {}
+        other => panic!("{other:?}"),
+    }
+    // Its own payload: staged, checked and committed again.
+    assert_eq!(
+        store.stage(&v1, now()).expect("re-apply"),
+        StageOutcome::Staged { version: 1 }
+    );
+    store.health_check(&mut pass, now()).expect("check");
+    store.commit(now()).expect("commit");
+    assert_eq!(version(&store), Some(1));
+}

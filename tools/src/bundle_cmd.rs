@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context as _};
 use aws_iot_roots::bundle::{
-    verify, Bundle, BundleBuilder, Limits, Payload, Policy, PublicKey, Rule, TrustState, Verdict,
+    verify_report, Bundle, BundleBuilder, Limits, Outcome, Payload, Policy, PublicKey, TrustState,
+    Verdict,
 };
 use aws_iot_roots::store::{StoreConfig, TrustStore};
 use base64::engine::general_purpose::STANDARD as B64;
@@ -667,7 +668,8 @@ fn verify_cmd(a: &VerifyArgs) -> anyhow::Result<ExitCode> {
             initial
         }
     };
-    let result = verify(&bytes, &state, now, &Policy::default());
+    // The library runs the rules and reports each: the same steps as a device.
+    let (outcomes, result) = verify_report(&bytes, &state, now, &Policy::default());
     // What review tools may read without trusting it: the payload and the signatures.
     let bundle = Bundle::from_bytes(&bytes, &Limits::default()).ok();
     let payload = bundle
@@ -680,7 +682,6 @@ fn verify_cmd(a: &VerifyArgs) -> anyhow::Result<ExitCode> {
             payload.as_ref().map(|p| &p.signers),
         )
     });
-    let failed_rule = result.as_ref().err().map(|e| e.rule());
     let detail_of = |e: &aws_iot_roots::bundle::BundleError| match (e, &sig_review) {
         (aws_iot_roots::bundle::BundleError::SignatureThreshold { role, .. }, Some(r)) => {
             let role = if *role == aws_iot_roots::bundle::SignerRole::Current {
@@ -692,17 +693,16 @@ fn verify_cmd(a: &VerifyArgs) -> anyhow::Result<ExitCode> {
         }
         _ => e.to_string(),
     };
-    let reports: Vec<RuleReport> = Rule::ALL
+    let reports: Vec<RuleReport> = outcomes
         .iter()
         .enumerate()
-        .map(|(i, rule)| {
-            let (result, detail) = match (&result, failed_rule) {
-                (Err(e), Some(f)) if f == *rule => ("FAILED", Some(detail_of(e))),
-                (Err(_), Some(f)) if f < *rule => ("not reached", None),
-                (Ok(Verdict::AlreadyActive { .. }), _) if *rule > Rule::Version => {
-                    ("not needed", None)
-                }
-                _ => ("passed", None),
+        .map(|(i, (rule, outcome))| {
+            let (result, detail) = match outcome {
+                Outcome::Passed => ("passed", None),
+                Outcome::Failed(e) => ("FAILED", Some(detail_of(e))),
+                Outcome::NotReached => ("not reached", None),
+                Outcome::NotNeeded => ("not needed", None),
+                _ => ("unknown", None),
             };
             RuleReport {
                 rule: i + 1,
