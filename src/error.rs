@@ -623,7 +623,8 @@ mod store_error {
             /// The operating system's error.
             source: std::io::Error,
         },
-        /// Another process holds the store's lock.
+        /// Another process holds the store's lock, or kept SNAPSHOT locked past the bounded
+        /// wait (a writer mid-mutation for a reader; a reader for the writer).
         Busy {
             /// The store's directory.
             dir: std::path::PathBuf,
@@ -682,7 +683,7 @@ mod store_error {
                 Self::Io { op, file, source } => write!(f, "{op} {file}: {source}"),
                 Self::Busy { dir } => write!(
                     f,
-                    "busy: another process holds the trust store lock in {}",
+                    "busy: another process is using the trust store in {}; try again",
                     dir.display()
                 ),
                 Self::Bundle(e) => write!(f, "bundle refused: {e}"),

@@ -476,9 +476,40 @@ fn is_read_only_fs(e: &std::io::Error) -> bool {
     e.kind() == std::io::ErrorKind::PermissionDenied
 }
 
-/// How long a read-only open waits for a writer's mutation to finish before it reports
-/// [`StoreError::Busy`]: a commit is a few fsyncs, well under a second even on slow flash.
+/// How long a read-only open waits for a writer's mutation, or a writer for readers, before
+/// it reports [`StoreError::Busy`]: a commit is a few fsyncs and a read a few small files,
+/// well under a second even on slow flash. Bounded both ways, so that a process holding
+/// SNAPSHOT (anyone who can read the directory can flock it) delays an update, never hangs it.
 const SNAPSHOT_WAIT: core::time::Duration = core::time::Duration::from_secs(5);
+
+#[derive(Clone, Copy)]
+enum LockKind {
+    Shared,
+    Exclusive,
+}
+
+/// Takes `file`'s flock within [`SNAPSHOT_WAIT`], retrying every 20 ms, else `Busy`.
+fn lock_within(file: File, kind: LockKind, dir: &Path) -> Result<FileLock, StoreError> {
+    let deadline = std::time::Instant::now() + SNAPSHOT_WAIT;
+    loop {
+        let attempt = match kind {
+            LockKind::Shared => fs4::FileExt::try_lock_shared(&file),
+            LockKind::Exclusive => fs4::FileExt::try_lock(&file),
+        };
+        match attempt {
+            Ok(()) => return Ok(FileLock(file)),
+            Err(fs4::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(core::time::Duration::from_millis(20));
+            }
+            Err(fs4::TryLockError::WouldBlock) => {
+                return Err(StoreError::Busy {
+                    dir: dir.to_path_buf(),
+                })
+            }
+            Err(fs4::TryLockError::Error(e)) => return Err(lock_io(dir, SNAPSHOT_FILE, e)),
+        }
+    }
+}
 
 /// The fleet trust store. See the [module documentation](self).
 #[derive(Debug)]
@@ -487,8 +518,8 @@ pub struct TrustStore<S: Storage = DirStorage> {
     // Held for the store's lifetime by the one writer; the OS releases it if the process dies.
     _lock: Option<FileLock>,
     // Taken exclusively around each mutation, so that read-only opens (shared) never see a
-    // mutation half done.
-    snapshot: Option<File>,
+    // mutation half done; with its directory, for errors.
+    snapshot: Option<(File, std::path::PathBuf)>,
     access: Access,
     config: StoreConfig,
     floors: TrustState,
@@ -549,7 +580,12 @@ impl TrustStore<DirStorage> {
         let snapshot = open_lock_file(dir, SNAPSHOT_FILE, true)
             .map_err(|e| lock_io(dir, SNAPSHOT_FILE, e))?
             .ok_or_else(|| lock_io(dir, SNAPSHOT_FILE, std::io::ErrorKind::NotFound.into()))?;
-        let mut store = Self::open_inner(storage, config, Access::ReadWrite, Some(snapshot))?;
+        let mut store = Self::open_inner(
+            storage,
+            config,
+            Access::ReadWrite,
+            Some((snapshot, dir.to_path_buf())),
+        )?;
         store._lock = Some(lock);
         Ok(store)
     }
@@ -593,27 +629,7 @@ impl TrustStore<DirStorage> {
             }
         };
         let guard = match snapshot {
-            Some(f) => {
-                let deadline = std::time::Instant::now() + SNAPSHOT_WAIT;
-                loop {
-                    match fs4::FileExt::try_lock_shared(&f) {
-                        Ok(()) => break Some(FileLock(f)),
-                        Err(fs4::TryLockError::WouldBlock)
-                            if std::time::Instant::now() < deadline =>
-                        {
-                            std::thread::sleep(core::time::Duration::from_millis(20));
-                        }
-                        Err(fs4::TryLockError::WouldBlock) => {
-                            return Err(StoreError::Busy {
-                                dir: dir.to_path_buf(),
-                            })
-                        }
-                        Err(fs4::TryLockError::Error(e)) => {
-                            return Err(lock_io(dir, SNAPSHOT_FILE, e))
-                        }
-                    }
-                }
-            }
+            Some(f) => Some(lock_within(f, LockKind::Shared, dir)?),
             None => None,
         };
         let mut store = Self::open_inner(storage, config, Access::ReadOnly, None);
@@ -655,7 +671,7 @@ impl<S: Storage> TrustStore<S> {
         storage: S,
         config: StoreConfig,
         access: Access,
-        snapshot: Option<File>,
+        snapshot: Option<(File, std::path::PathBuf)>,
     ) -> Result<Self, StoreError> {
         let mut store = Self {
             storage,
@@ -681,12 +697,9 @@ impl<S: Storage> TrustStore<S> {
     /// Takes the snapshot lock for a mutation (a no-op without one, as on other storage).
     fn mutation(&self) -> Result<Option<FileLock>, StoreError> {
         match &self.snapshot {
-            Some(f) => {
-                let f = f
-                    .try_clone()
-                    .map_err(|e| lock_io(Path::new(""), SNAPSHOT_FILE, e))?;
-                fs4::FileExt::lock(&f).map_err(|e| lock_io(Path::new(""), SNAPSHOT_FILE, e))?;
-                Ok(Some(FileLock(f)))
+            Some((f, dir)) => {
+                let f = f.try_clone().map_err(|e| lock_io(dir, SNAPSHOT_FILE, e))?;
+                Ok(Some(lock_within(f, LockKind::Exclusive, dir)?))
             }
             None => Ok(None),
         }

@@ -735,3 +735,31 @@ fn a_lost_generation_is_reapplied_only_with_its_own_payload() {
     store.commit(now()).expect("commit");
     assert_eq!(version(&store), Some(1));
 }
+
+/// Anyone who can read the state directory can flock SNAPSHOT. A reader that holds it makes
+/// the writer's update wait a bounded time and then fail as Busy, with nothing changed; it
+/// never hangs the agent. Released, the same update goes through.
+#[test]
+fn a_held_snapshot_lock_delays_an_update_but_never_hangs_it() {
+    let rel = Release::new();
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut store = TrustStore::open(dir.path(), rel.config()).expect("open");
+    let hog = std::fs::File::open(dir.path().join("SNAPSHOT")).expect("SNAPSHOT");
+    fs4::FileExt::lock_shared(&hog).expect("shared lock");
+    let started = std::time::Instant::now();
+    match store.stage(&rel.bundle(1, V1), now()) {
+        Err(StoreError::Busy { dir: d }) => assert_eq!(d, dir.path()),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "bounded"
+    );
+    assert_eq!(staged(&store), None);
+    assert!(!dir.path().join("staged.json").exists());
+    fs4::FileExt::unlock(&hog).expect("unlock");
+    assert_eq!(
+        store.stage(&rel.bundle(1, V1), now()).expect("stage"),
+        StageOutcome::Staged { version: 1 }
+    );
+}
