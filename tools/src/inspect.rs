@@ -140,7 +140,11 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 ),
                 tone(r.days_left),
             ),
-            Some(r) => (format!("{} {}", &r.date[..10], r.basis), tone(r.days_left)),
+            // Narrow: the basis as one letter, explained below the table.
+            Some(r) => (
+                format!("{} ({})", &r.date[..10], &r.basis[..1]),
+                tone(r.days_left),
+            ),
             None => ("-".into(), Tone::Plain),
         };
         let mut row = vec![
@@ -172,6 +176,9 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 k["public_key"].as_str().unwrap_or_default()
             );
         }
+    }
+    if !wide && views.iter().any(|v| v.root_program_removal.is_some()) {
+        eprintln!("root program: (a) announced, (p) projected; --wide shows every column in full");
     }
     eprintln!("source: {source}");
     if views.is_empty() {

@@ -655,7 +655,7 @@ fn inspect_reads_directories_pem_files_and_bundles() {
     );
     assert_eq!(out.lines().count(), 1 + 6, "{out}");
     assert!(
-        out.contains("Starfield Class") && out.contains("2025-04-15 annou"),
+        out.contains("Starfield Class") && out.contains("2025-04-15 (a)"),
         "{out}"
     );
     // Tables fit 80 columns; --wide shows every column in full.
