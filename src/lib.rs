@@ -80,8 +80,6 @@ pub mod client;
 mod dsse;
 #[cfg(feature = "bundle")]
 mod error;
-#[cfg(all(feature = "store", feature = "rustls"))]
-mod health;
 #[cfg(feature = "bundle")]
 mod json;
 mod key;

@@ -14,7 +14,7 @@ use rustls_pki_types::{
     CertificateDer, InvalidDnsNameError, PrivateKeyDer, ServerName, TrustAnchor,
 };
 
-use crate::store::{HealthCheck, HealthCheckError};
+use super::health::{HealthCheck, HealthCheckError};
 
 /// How long connecting and the handshake may take, each. A device on a slow cellular link
 /// completes a TLS handshake in a few seconds; past this the network, not the roots, is the
