@@ -15,11 +15,11 @@ use base64::Engine as _;
 use rustls_pki_types::UnixTime;
 use serde::Serialize;
 
-use crate::check_expiry::plural;
 use crate::fsutil::{read, write_atomic, Existing};
 use crate::inspect::hex;
 use crate::keys::{load_signer_set, public_key, signing_key};
 use crate::source::{bundle_entries, compiled_in, entry_from_der, pem_certificates, pem_files};
+use crate::table::plural;
 use crate::time_arg::{now_or_clock, parse_expiry, parse_rfc3339, rfc3339, Expiry};
 use crate::EXIT_CHECK_FAILED;
 
@@ -466,6 +466,22 @@ impl From<&PublicKey> for KeyLine {
         Self {
             key_id: k.key_id(),
             public_key: k.to_base64(),
+        }
+    }
+}
+
+/// A signer set as scripts and people read it: the threshold, and each key by id.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct SignerSetView {
+    pub(crate) threshold: u32,
+    pub(crate) keys: Vec<KeyLine>,
+}
+
+impl From<&aws_iot_roots::bundle::SignerSet> for SignerSetView {
+    fn from(set: &aws_iot_roots::bundle::SignerSet) -> Self {
+        Self {
+            threshold: set.threshold(),
+            keys: set.keys().iter().map(KeyLine::from).collect(),
         }
     }
 }

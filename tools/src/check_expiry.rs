@@ -23,7 +23,7 @@ use serde::Serialize;
 use crate::fsutil::read_string;
 use crate::inspect::{hex, tone, ReportArgs};
 use crate::source::{Entry, SourceArgs};
-use crate::table::{use_colour, Column, Table, Tone};
+use crate::table::{plural, use_colour, Column, Table, Tone};
 use crate::time_arg::{days, days_between, now_or_clock, parse_duration, rfc3339};
 use crate::EXIT_CHECK_FAILED;
 
@@ -212,13 +212,4 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(EXIT_CHECK_FAILED));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// `one` for 1, else `many`.
-pub(crate) fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
-    if n == 1 {
-        one
-    } else {
-        many
-    }
 }

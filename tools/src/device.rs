@@ -266,7 +266,7 @@ fn export_pem(a: &ExportArgs) -> anyhow::Result<ExitCode> {
         let n = active_entries(&store)?.len();
         eprintln!(
             "{n} {} written to {}",
-            crate::check_expiry::plural(n, "root", "roots"),
+            crate::table::plural(n, "root", "roots"),
             a.out.display()
         );
     }

@@ -162,19 +162,13 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     }
     print!("{}", t.render(use_colour(), args.report.width()));
     if let Some(signers) = &source.signers {
-        let keys = signers["keys"].as_array().cloned().unwrap_or_default();
         println!(
             "next signer set: {} of {}",
-            signers["threshold"],
-            keys.len()
+            signers.threshold,
+            signers.keys.len()
         );
-        for k in &keys {
-            let id = k["key_id"].as_str().unwrap_or_default();
-            println!(
-                "  {}  {}",
-                id.get(..16).unwrap_or(id),
-                k["public_key"].as_str().unwrap_or_default()
-            );
+        for k in &signers.keys {
+            println!("  {}  {}", &k.key_id[..16], k.public_key);
         }
     }
     if !wide && views.iter().any(|v| v.root_program_removal.is_some()) {

@@ -147,7 +147,7 @@ pub(crate) fn signer_set(args: &SignerSetArgs) -> anyhow::Result<ExitCode> {
     println!(
         "{} of {n} {} must sign: {}",
         set.threshold(),
-        crate::check_expiry::plural(n, "key", "keys"),
+        crate::table::plural(n, "key", "keys"),
         args.out.display()
     );
     for k in set.keys() {

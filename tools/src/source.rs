@@ -9,6 +9,7 @@ use aws_iot_roots::{known_removal, RootProgramRemoval, ROOTS};
 use rustls_pki_types::pem::PemObject as _;
 use rustls_pki_types::{CertificateDer, UnixTime};
 
+use crate::bundle_cmd::SignerSetView;
 use crate::fsutil::read;
 
 #[derive(Debug, clap::Args)]
@@ -99,7 +100,7 @@ pub(crate) struct Source {
     /// A bundle's expires_at.
     pub(crate) expires_at: Option<String>,
     /// A bundle's next signer set: its threshold and keys, by key id.
-    pub(crate) signers: Option<serde_json::Value>,
+    pub(crate) signers: Option<SignerSetView>,
     /// Whether the roots were verified as a device would: always false here (`bundle verify`
     /// does that).
     pub(crate) verified: bool,
@@ -196,12 +197,8 @@ impl SourceArgs {
                 .payload_unverified(&Limits::default())
                 .with_context(|| path.display().to_string())?;
             let out = bundle_entries(&bundle).with_context(|| path.display().to_string())?;
-            let signers = serde_json::json!({
-                "threshold": payload.signers.threshold(),
-                "keys": payload.signers.keys().iter().map(crate::bundle_cmd::KeyLine::from).collect::<Vec<_>>(),
-            });
             let source = Source {
-                signers: Some(signers),
+                signers: Some(SignerSetView::from(&payload.signers)),
                 fleet: Some(payload.fleet),
                 version: Some(payload.version),
                 expires_at: Some(crate::time_arg::rfc3339(payload.expires_at)),

@@ -40,10 +40,7 @@ pub(crate) fn run(a: &Args) -> anyhow::Result<ExitCode> {
             );
             obj.insert(
                 "signers".into(),
-                serde_json::json!({
-                    "threshold": floors.signers.threshold(),
-                    "keys": floors.signers.keys().iter().map(crate::bundle_cmd::KeyLine::from).collect::<Vec<_>>(),
-                }),
+                serde_json::to_value(crate::bundle_cmd::SignerSetView::from(&floors.signers))?,
             );
         }
         println!("{}", serde_json::to_string_pretty(&json)?);

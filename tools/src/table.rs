@@ -169,6 +169,15 @@ pub(crate) fn output_width() -> usize {
     DEFAULT_WIDTH
 }
 
+/// `one` for 1, else `many`.
+pub(crate) fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 {
+        one
+    } else {
+        many
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -784,7 +784,7 @@ fn export_writes_labelled_pem_to_a_file_or_stdout_and_never_overwrites() {
     assert_eq!(&nul[..nul.len() - 1], &pem[..]);
     ok(d.path(), &["export", "--format", "der-dir", "--out", "der"]);
     for r in aws_iot_roots::ROOTS {
-        let name = format!("{}.der", common_hex(&r.sha256));
+        let name = format!("{}.der", hex(&r.sha256));
         assert_eq!(
             std::fs::read(d.path().join("der").join(name)).expect("der"),
             r.der.as_ref()
@@ -828,10 +828,6 @@ fn export_writes_labelled_pem_to_a_file_or_stdout_and_never_overwrites() {
         2,
         "invalid value",
     );
-}
-
-fn common_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[test]

@@ -156,3 +156,8 @@ pub(crate) fn create(dir: &Path, out: &str, version: u64, set: &str, roots: &[Pa
     args.extend(paths.iter().map(String::as_str));
     ok(dir, &args);
 }
+
+/// Lowercase hex, independent of the code under test.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
