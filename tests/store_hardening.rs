@@ -763,3 +763,57 @@ fn a_held_snapshot_lock_delays_an_update_but_never_hangs_it() {
         StageOutcome::Staged { version: 1 }
     );
 }
+
+/// The storage layer's last line: an entry that opens without O_NOFOLLOW tripping (a
+/// directory does) is still refused before a byte is read, by the regular-file check after
+/// the open, and never synced as if it were state.
+#[test]
+fn dir_storage_refuses_a_directory_where_a_file_is_read() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = DirStorage::new(dir.path()).expect("storage");
+    std::fs::create_dir(dir.path().join("floor.json")).expect("mkdir");
+    let err = s.read("floor.json", 1024).expect_err("a directory");
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+    assert!(
+        err.to_string().contains("floor.json is not a regular file"),
+        "{err}"
+    );
+    // Opening a directory for writing fails in the OS already (EISDIR): refused either way.
+    let err = s.sync("floor.json").expect_err("a directory");
+    assert!(
+        matches!(
+            err.kind(),
+            std::io::ErrorKind::InvalidData | std::io::ErrorKind::IsADirectory
+        ),
+        "{err}"
+    );
+}
+
+/// A read-only open (the CLI's status) past a SNAPSHOT that is not a regular file: the device
+/// still reports its committed roots, with a note, and the entry is left for a writer to
+/// remove (a reader writes nothing).
+#[test]
+fn a_read_only_open_reads_past_a_hostile_snapshot() {
+    let rel = Release::new();
+    let dir = tempfile::tempdir().expect("tmp");
+    let outside = tempfile::tempdir().expect("tmp");
+    TrustStore::open(dir.path(), rel.config())
+        .expect("open")
+        .apply(&rel.bundle(1, V1), now(), &mut pass)
+        .expect("v1");
+    std::fs::remove_file(dir.path().join("SNAPSHOT")).expect("rm");
+    symlink(
+        outside.path().join("elsewhere"),
+        dir.path().join("SNAPSHOT"),
+    )
+    .expect("symlink");
+    let store = TrustStore::open_read_only(dir.path(), rel.config()).expect("opens");
+    assert_eq!(version(&store), Some(1));
+    assert_note(&store, "SNAPSHOT: ");
+    assert_note(&store, "read without it");
+    assert!(
+        is_symlink(&dir.path().join("SNAPSHOT")),
+        "a reader removed nothing"
+    );
+    assert!(!outside.path().join("elsewhere").exists(), "never followed");
+}
