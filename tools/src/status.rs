@@ -76,9 +76,10 @@ pub(crate) fn run(a: &Args) -> anyhow::Result<ExitCode> {
         );
     }
     if let Some(d) = &s.earliest_deadline {
+        // Two lines: the longest root name alone takes 50 of the 80 columns.
+        println!("next deadline: {}", d.root);
         println!(
-            "next deadline: {} {} on {} ({} days)",
-            d.root,
+            "               {} on {} ({} days)",
             d.what,
             &d.at[..10],
             d.days_left

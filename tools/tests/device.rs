@@ -492,6 +492,13 @@ fn status_export_pem_and_discard() {
         json["signers"]["keys"][0]["key_id"].as_str().map(str::len),
         Some(64)
     );
+    // The text view fits 80 columns (the longest root name included).
+    let text = ok(p, &with(&["device", "status"], &[]));
+    assert!(text.lines().all(|l| l.chars().count() <= 80), "{text}");
+    assert!(
+        text.contains("next deadline: Starfield Services Root Certificate Authority - G2\n"),
+        "{text}"
+    );
     // The old `status` is the same command.
     let old: serde_json::Value =
         serde_json::from_str(&ok(p, &with(&["status"], &["--json"]))).expect("json");
