@@ -6,10 +6,11 @@ use std::time::Duration;
 use aws_iot_roots::bundle::{
     verify, BundleBuilder, Limits, Policy, SignerSet, SigningKey, TrustState,
 };
-use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use der::Decode;
 use rustls_pki_types::{CertificateDer, UnixTime};
 use sha2::{Digest, Sha256};
+use std::hint::black_box;
 
 fn at(secs: u64) -> UnixTime {
     UnixTime::since_unix_epoch(Duration::from_secs(secs))

@@ -1,10 +1,11 @@
 //! Building a rustls root store: ours against webpki-roots and against parsing PEM at run
 //! time, measured in the same run. See BENCHMARKS.md.
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, Criterion};
 use rustls::RootCertStore;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
+use std::hint::black_box;
 
 fn store_construction(c: &mut Criterion) {
     let mut g = c.benchmark_group("store_construction");

@@ -8,8 +8,9 @@ use aws_iot_roots::bundle::{
     verify, BundleBuilder, Limits, Policy, SignerSet, SigningKey, TrustState,
 };
 use aws_iot_roots::store::{StoreConfig, TrustStore};
-use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use rustls_pki_types::{CertificateDer, TrustAnchor, UnixTime};
+use std::hint::black_box;
 
 fn at(secs: u64) -> UnixTime {
     UnixTime::since_unix_epoch(Duration::from_secs(secs))

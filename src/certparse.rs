@@ -133,14 +133,14 @@ pub(crate) fn parse(der: &[u8]) -> Result<CertFacts<'_>, ParseError> {
     let sig_alg: AnyRef<'_> = c.decode().map_err(bad("signatureAlgorithm"))?;
     expect_tag(&sig_alg, Tag::Sequence, "signatureAlgorithm")?;
     let _sig: BitStringRef<'_> = c.decode().map_err(bad("signatureValue"))?;
-    c.finish(()).map_err(bad("certificate"))?;
+    c.finish().map_err(bad("certificate"))?;
 
     let mut t = SliceReader::new(tbs.value()).map_err(bad("tbsCertificate"))?;
     let v0 = Tag::ContextSpecific {
         constructed: true,
-        number: TagNumber::N0,
+        number: TagNumber(0),
     };
-    let version = if t.peek_tag().map_err(bad("tbsCertificate"))? == v0 {
+    let version = if Tag::peek(&t).map_err(bad("tbsCertificate"))? == v0 {
         let v: AnyRef<'_> = t.decode().map_err(bad("version"))?;
         let n = u8::from_der(v.value()).map_err(bad("version"))?;
         // DER forbids encoding the DEFAULT (v1) explicitly.
@@ -162,7 +162,7 @@ pub(crate) fn parse(der: &[u8]) -> Result<CertFacts<'_>, ParseError> {
         let mut v = SliceReader::new(validity.value()).map_err(bad("validity"))?;
         let nb = read_time(&mut v, "notBefore")?;
         let na = read_time(&mut v, "notAfter")?;
-        v.finish(()).map_err(bad("validity"))?;
+        v.finish().map_err(bad("validity"))?;
         (nb, na)
     };
     let subject = name_tlv(&mut t, "subject")?;
@@ -177,12 +177,14 @@ pub(crate) fn parse(der: &[u8]) -> Result<CertFacts<'_>, ParseError> {
         let field: AnyRef<'_> = t.decode().map_err(bad("tbsCertificate"))?;
         match field.tag() {
             // issuerUniqueID, subjectUniqueID: allowed, unused.
-            Tag::ContextSpecific { number, .. }
-                if number == TagNumber::N1 || number == TagNumber::N2 => {}
+            Tag::ContextSpecific {
+                number: TagNumber(1 | 2),
+                ..
+            } => {}
             Tag::ContextSpecific {
                 constructed: true,
-                number,
-            } if number == TagNumber::N3 => {
+                number: TagNumber(3),
+            } => {
                 if version != 3 {
                     return Err(invalid("extensions (only allowed in v3)"));
                 }
@@ -196,9 +198,8 @@ pub(crate) fn parse(der: &[u8]) -> Result<CertFacts<'_>, ParseError> {
                     let mut x = SliceReader::new(ext.value()).map_err(bad("extension"))?;
                     let oid: ObjectIdentifier = x.decode().map_err(bad("extension"))?;
                     let _critical: Option<bool> = x.decode().map_err(bad("extension"))?;
-                    let value: der::asn1::OctetStringRef<'_> =
-                        x.decode().map_err(bad("extension"))?;
-                    x.finish(()).map_err(bad("extension"))?;
+                    let value: &der::asn1::OctetStringRef = x.decode().map_err(bad("extension"))?;
+                    x.finish().map_err(bad("extension"))?;
                     if oid == OID_BASIC_CONSTRAINTS {
                         // RFC 5280 §4.2: an extension appears at most once.
                         if seen_bc {
@@ -243,7 +244,7 @@ fn name_tlv<'a>(r: &mut SliceReader<'a>, part: &'static str) -> Result<&'a [u8],
 }
 
 fn read_time(r: &mut SliceReader<'_>, part: &'static str) -> Result<u64, ParseError> {
-    let d = match r.peek_tag().map_err(bad(part))? {
+    let d = match Tag::peek(r).map_err(bad(part))? {
         Tag::UtcTime => r.decode::<UtcTime>().map_err(bad(part))?.to_unix_duration(),
         Tag::GeneralizedTime => r
             .decode::<GeneralizedTime>()
@@ -291,11 +292,11 @@ fn read_key(spki_contents: &[u8]) -> Result<(Option<KeyAlgorithm>, &[u8]), Parse
     let alg: AnyRef<'_> = r.decode().map_err(bad(part))?;
     expect_tag(&alg, Tag::Sequence, part)?;
     let key: BitStringRef<'_> = r.decode().map_err(bad(part))?;
-    r.finish(()).map_err(bad(part))?;
+    r.finish().map_err(bad(part))?;
     let mut a = SliceReader::new(alg.value()).map_err(bad(part))?;
     let oid: ObjectIdentifier = a.decode().map_err(bad(part))?;
     let params: Option<AnyRef<'_>> = a.decode().map_err(bad(part))?;
-    a.finish(()).map_err(bad(part))?;
+    a.finish().map_err(bad(part))?;
     let key_bytes = key.as_bytes().ok_or_else(|| invalid("subjectPublicKey"))?;
 
     let kind = if oid == OID_RSA_ENCRYPTION {
@@ -307,7 +308,7 @@ fn read_key(spki_contents: &[u8]) -> Result<(Option<KeyAlgorithm>, &[u8]), Parse
                 Ok(n)
             })
             .map_err(bad("RSA public key"))?;
-        k.finish(()).map_err(bad("RSA public key"))?;
+        k.finish().map_err(bad("RSA public key"))?;
         let n = modulus.as_bytes();
         let bits = match n.first() {
             Some(&top) => n.len() * 8 - top.leading_zeros() as usize,
@@ -350,7 +351,7 @@ fn read_basic_constraints(value: &[u8]) -> Result<bool, ParseError> {
             Ok(ca)
         })
         .map_err(bad(part))?;
-    r.finish(()).map_err(bad(part))?;
+    r.finish().map_err(bad(part))?;
     // DER: the DEFAULT FALSE must be omitted, so an explicit FALSE is malformed.
     if ca == Some(false) {
         return Err(invalid("basicConstraints (explicit default)"));

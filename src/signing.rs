@@ -26,8 +26,16 @@ pub struct SigningKey(ed25519_dalek::SigningKey);
 
 impl SigningKey {
     /// A new key from the operating system's CSPRNG.
+    ///
+    /// # Panics
+    ///
+    /// If the operating system cannot supply random bytes (as `OsRng` did before). A key
+    /// from anything weaker must never be made, and there is nothing to fall back to.
     pub fn generate() -> Self {
-        Self(ed25519_dalek::SigningKey::generate(&mut rand_core::OsRng))
+        let mut seed = Zeroizing::new([0u8; 32]);
+        #[allow(clippy::expect_used)]
+        getrandom::fill(seed.as_mut()).expect("the OS random number generator failed");
+        Self(ed25519_dalek::SigningKey::from_bytes(&seed))
     }
 
     /// Reads a PKCS#8 PEM private key (`-----BEGIN PRIVATE KEY-----`), as written by

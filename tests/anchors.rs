@@ -170,7 +170,7 @@ fn key_and_validity_metadata_match_the_certificates() {
         );
         // Cross-check against x509-cert, an independent parser.
         let cert = x509_cert::Certificate::from_der(&root.der).expect(root.name);
-        let v = &cert.tbs_certificate.validity;
+        let v = cert.tbs_certificate().validity();
         assert_eq!(
             v.not_after.to_unix_duration().as_secs(),
             na,
@@ -184,8 +184,8 @@ fn key_and_validity_metadata_match_the_certificates() {
             root.name
         );
         let spki = cert
-            .tbs_certificate
-            .subject_public_key_info
+            .tbs_certificate()
+            .subject_public_key_info()
             .to_der()
             .expect("spki");
         assert_eq!(
@@ -197,7 +197,7 @@ fn key_and_validity_metadata_match_the_certificates() {
         // x509-cert separates RDNs with "," and we with ", "; both escape a literal comma.
         let mut theirs = String::new();
         let mut escaped = false;
-        for ch in cert.tbs_certificate.subject.to_string().chars() {
+        for ch in cert.tbs_certificate().subject().to_string().chars() {
             theirs.push(ch);
             if ch == ',' && !escaped {
                 theirs.push(' ');

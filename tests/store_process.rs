@@ -157,10 +157,10 @@ fn a_writer_killed_mid_commit_leaves_the_old_or_the_new_state() {
 }
 
 /// A rustls server on loopback presenting a chain from a test CA, for `connections` clients.
-fn tls_server(ca: &rcgen::Certificate, ca_key: &rcgen::KeyPair, connections: usize) -> u16 {
+fn tls_server(ca: &ScratchCa, connections: usize) -> u16 {
     let key = rcgen::KeyPair::generate().expect("key");
     let params = rcgen::CertificateParams::new(vec!["iot.test".to_owned()]).expect("params");
-    let leaf = params.signed_by(&key, ca, ca_key).expect("leaf");
+    let leaf = params.signed_by(&key, ca).expect("leaf");
     let chain = vec![leaf.der().clone(), ca.der().clone()];
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
@@ -216,13 +216,8 @@ fn end_to_end_a_committed_bundle_lets_a_fresh_process_connect() {
         );
         return;
     }
-    let ca_key = rcgen::KeyPair::generate().expect("key");
-    let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
-    p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    p.distinguished_name
-        .push(rcgen::DnType::CommonName, "aws-iot-roots test CA");
-    let ca = p.self_signed(&ca_key).expect("ca");
-    let port = tls_server(&ca, &ca_key, 3);
+    let ca = scratch_ca("aws-iot-roots test CA");
+    let port = tls_server(&ca, 3);
 
     let keys = Keys::new(1);
     let dir = tempfile::tempdir().expect("tmp");
@@ -284,8 +279,8 @@ fn health_check_against_a_server_the_staged_roots_do_not_trust_fails() {
     if child_dir().is_some() {
         return;
     }
-    let (ca, ca_key) = scratch_ca("a CA the bundle does not carry");
-    let port = tls_server(&ca, &ca_key, 1);
+    let ca = scratch_ca("a CA the bundle does not carry");
+    let port = tls_server(&ca, 1);
     let keys = Keys::new(1);
     let dir = tempfile::tempdir().expect("tmp");
     std::fs::write(
@@ -334,8 +329,8 @@ fn tls_handshake_check_tells_the_device_from_the_bundle() {
         "{err:?}"
     );
 
-    let (ca, ca_key) = scratch_ca("classification CA");
-    let port = tls_server(&ca, &ca_key, 2);
+    let ca = scratch_ca("classification CA");
+    let port = tls_server(&ca, 2);
     let err = client_check(port)
         .check(aws_iot_roots::TLS_SERVER_ROOTS)
         .expect_err("untrusted chain");

@@ -59,9 +59,42 @@ pub(crate) fn with_spki(
     f: impl FnOnce(&mut x509_cert::spki::SubjectPublicKeyInfoOwned),
 ) -> Vec<u8> {
     use der::{Decode, Encode};
-    let mut cert = x509_cert::Certificate::from_der(der).expect("certificate");
-    f(&mut cert.tbs_certificate.subject_public_key_info);
-    cert.to_der().expect("encode")
+    // x509-cert 0.3 keeps its fields private, so the new SPKI is spliced into the original
+    // bytes and the two enclosing SEQUENCE lengths are re-encoded.
+    let cert = x509_cert::Certificate::from_der(der).expect("certificate");
+    let old = cert.tbs_certificate().subject_public_key_info().clone();
+    let mut new = old.clone();
+    f(&mut new);
+    let (old, new) = (old.to_der().expect("spki"), new.to_der().expect("spki"));
+    let at = der
+        .windows(old.len())
+        .position(|w| w == old.as_slice())
+        .expect("spki in cert");
+    let outer = der::asn1::AnyRef::from_der(der).expect("certificate");
+    let tbs_tlv = {
+        let mut r = der::SliceReader::new(outer.value()).expect("reader");
+        der::Reader::tlv_bytes(&mut r).expect("tbs")
+    };
+    let tbs = der::asn1::AnyRef::from_der(tbs_tlv).expect("tbs");
+    let tbs_start = der.len() - outer.value().len();
+    let tbs_value_start = tbs_start + (tbs_tlv.len() - tbs.value().len());
+    let tbs_end = tbs_start + tbs_tlv.len();
+    let mut tbs_value = der[tbs_value_start..at].to_vec();
+    tbs_value.extend_from_slice(&new);
+    tbs_value.extend_from_slice(&der[at + old.len()..tbs_end]);
+    let mut cert_value = sequence(&tbs_value);
+    cert_value.extend_from_slice(&der[tbs_end..]);
+    sequence(&cert_value)
+}
+
+fn sequence(value: &[u8]) -> Vec<u8> {
+    use der::Encode;
+    let len = der::Length::try_from(value.len()).expect("length");
+    let mut out = der::Header::new(der::Tag::Sequence, len)
+        .to_der()
+        .expect("header");
+    out.extend_from_slice(value);
+    out
 }
 
 /// The same EC certificate with its point compressed (`02`/`03 || X`): the same key, in the

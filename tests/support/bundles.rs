@@ -158,15 +158,17 @@ pub fn file(payload: &Value, sigs: &[Sig<'_>], certs: &[Vec<u8>]) -> Vec<u8> {
     )
 }
 
-/// A self-signed CA certificate and its key, for tests that need a root of their own.
-pub fn scratch_ca(common_name: &str) -> (rcgen::Certificate, rcgen::KeyPair) {
+/// A self-signed CA (certificate and key), for tests that need a root of their own.
+pub type ScratchCa = rcgen::CertifiedIssuer<'static, rcgen::KeyPair>;
+
+/// A self-signed CA, for tests that need a root of their own.
+pub fn scratch_ca(common_name: &str) -> ScratchCa {
     let key = rcgen::KeyPair::generate().expect("key");
     let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
     p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     p.distinguished_name
         .push(rcgen::DnType::CommonName, common_name);
-    let cert = p.self_signed(&key).expect("self-signed CA");
-    (cert, key)
+    rcgen::CertifiedIssuer::self_signed(p, key).expect("self-signed CA")
 }
 
 /// `A + T` for `key`'s point `A` and `T` of order 8: a canonical, not-small-order encoding

@@ -14,7 +14,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 /// The test PKI: a server CA and chain for `localhost`, and a client CA and device certificate.
 pub struct Pki {
-    pub server_ca: rcgen::Certificate,
+    pub server_ca: rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
     pub server_chain: Vec<CertificateDer<'static>>,
     pub server_key_pem: String,
     pub server_key_der: Vec<u8>,
@@ -23,34 +23,30 @@ pub struct Pki {
     pub client_key_der: Vec<u8>,
 }
 
-fn ca(cn: &str) -> (rcgen::Certificate, rcgen::KeyPair) {
+fn ca(cn: &str) -> rcgen::CertifiedIssuer<'static, rcgen::KeyPair> {
     let key = rcgen::KeyPair::generate().expect("key");
     let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
     p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     p.distinguished_name.push(rcgen::DnType::CommonName, cn);
     p.distinguished_name
         .push(rcgen::DnType::OrganizationName, "aws-iot-roots tests");
-    (p.self_signed(&key).expect("ca"), key)
+    rcgen::CertifiedIssuer::self_signed(p, key).expect("ca")
 }
 
 impl Pki {
     pub fn new() -> Self {
-        let (server_ca, server_ca_key) = ca("aws-iot-roots test server CA");
+        let server_ca = ca("aws-iot-roots test server CA");
         let key = rcgen::KeyPair::generate().expect("key");
         let mut p = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).expect("params");
         p.distinguished_name
             .push(rcgen::DnType::CommonName, "localhost");
-        let leaf = p
-            .signed_by(&key, &server_ca, &server_ca_key)
-            .expect("server leaf");
-        let (client_ca, client_ca_key) = ca("aws-iot-roots test device CA");
+        let leaf = p.signed_by(&key, &server_ca).expect("server leaf");
+        let client_ca = ca("aws-iot-roots test device CA");
         let dkey = rcgen::KeyPair::generate().expect("key");
         let mut dp = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
         dp.distinguished_name
             .push(rcgen::DnType::CommonName, "device-1");
-        let device = dp
-            .signed_by(&dkey, &client_ca, &client_ca_key)
-            .expect("device cert");
+        let device = dp.signed_by(&dkey, &client_ca).expect("device cert");
         Self {
             server_chain: vec![leaf.der().clone()],
             server_key_pem: key.serialize_pem(),

@@ -63,10 +63,11 @@ fn test_pki(dir: &Path) {
     p.distinguished_name
         .push(rcgen::DnType::CommonName, "Gateway Test CA");
     let ca = p.self_signed(&ca_key).expect("ca");
+    let issuer = rcgen::Issuer::from_params(&p, &ca_key);
     let key = rcgen::KeyPair::generate().expect("key");
     let leaf = rcgen::CertificateParams::new(vec!["iot.test".to_owned()])
         .expect("params")
-        .signed_by(&key, &ca, &ca_key)
+        .signed_by(&key, &issuer)
         .expect("leaf");
     std::fs::write(dir.join("test-ca.pem"), ca.pem()).expect("ca");
     std::fs::write(dir.join("leaf.pem"), leaf.pem()).expect("leaf");
