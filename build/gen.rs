@@ -8,9 +8,9 @@ use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
-
+use crate::anchor::{self, Refusal};
 use crate::certparse;
+use crate::hex::hex;
 use crate::key::KeyAlgorithm;
 
 /// One root that build.rs may compile in. The catalogue is roots/catalogue.rs.
@@ -24,6 +24,8 @@ pub(crate) struct CatalogueEntry {
     pub(crate) feature: &'static str,
     /// SHA-256 of the certificate DER, lowercase hex, as published by the CA.
     pub(crate) sha256: &'static str,
+    /// SHA-256 of the SubjectPublicKeyInfo DER, lowercase hex, as published by the CA.
+    pub(crate) spki_sha256: &'static str,
     /// When a root program stops trusting it, if known.
     pub(crate) removal: Option<Removal>,
 }
@@ -113,10 +115,10 @@ pub(crate) enum BuildError {
         file: String,
         error: String,
     },
-    FingerprintMismatch {
+    BadFingerprint {
         file: String,
-        expected: String,
-        actual: String,
+        field: &'static str,
+        value: String,
     },
     Malformed {
         file: String,
@@ -171,9 +173,9 @@ impl fmt::Display for BuildError {
                 "roots/{file}: must hold exactly one PEM certificate, found {found} PEM sections"
             ),
             Self::Pem { file, error } => write!(f, "roots/{file}: bad PEM: {error}"),
-            Self::FingerprintMismatch { file, expected, actual } => write!(
+            Self::BadFingerprint { file, field, value } => write!(
                 f,
-                "roots/{file}: SHA-256 {actual} does not match the catalogue's {expected}"
+                "roots/catalogue.rs: {file}: {field} {value:?} is not 64 lowercase hex digits"
             ),
             Self::Malformed { file, error } => write!(f, "roots/{file}: {error}"),
             Self::NotCa { file } => {
@@ -246,15 +248,6 @@ fn removal_secs(r: &Removal) -> u64 {
         .unwrap_or(0)
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-}
-
 fn byte_array(bytes: &[u8]) -> String {
     let mut s = String::from("[");
     for (i, b) in bytes.iter().enumerate() {
@@ -288,8 +281,8 @@ struct Checked {
     subject_text: String,
     sha256: [u8; 32],
     spki_sha256: [u8; 32],
-    /// SHA-256 of the subjectPublicKey bits: the key's identity.
-    key_bits_sha256: [u8; 32],
+    /// The subjectPublicKey bits: the key's identity (`anchor::key_identity`).
+    key_bits: Vec<u8>,
     subject_contents: (usize, usize),
     spki_contents: (usize, usize),
     key: KeyAlgorithm,
@@ -322,6 +315,29 @@ pub(crate) fn decode_single_pem(file: &str, text: &[u8]) -> Result<Vec<u8>, Buil
     Ok(der)
 }
 
+/// A catalogue fingerprint as bytes: exactly 64 lowercase hex digits.
+fn fingerprint(file: &str, field: &'static str, value: &str) -> Result<[u8; 32], BuildError> {
+    let bad = || BuildError::BadFingerprint {
+        file: file.into(),
+        field,
+        value: value.into(),
+    };
+    let digits = value.as_bytes();
+    if digits.len() != 64
+        || !digits
+            .iter()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    {
+        return Err(bad());
+    }
+    let mut out = [0u8; 32];
+    for (o, pair) in out.iter_mut().zip(digits.chunks(2)) {
+        let text = core::str::from_utf8(pair).map_err(|_| bad())?;
+        *o = u8::from_str_radix(text, 16).map_err(|_| bad())?;
+    }
+    Ok(out)
+}
+
 fn check_catalogue(
     catalogue: &[CatalogueEntry],
     known_features: &[&str],
@@ -333,6 +349,7 @@ fn check_catalogue(
         ),
         ("name", |e| e.name),
         ("feature", |e| e.feature),
+        // Not spki_sha256: one key in two roots is DuplicateKey, decided by the key bits.
         ("sha256", |e| e.sha256),
     ] {
         let mut seen = std::collections::BTreeSet::new();
@@ -369,30 +386,24 @@ fn check_root(dir: &Path, entry: &CatalogueEntry, now: u64) -> Result<Checked, B
         },
     })?;
     let der = decode_single_pem(&file, &text)?;
-    let sha256: [u8; 32] = Sha256::digest(&der).into();
-    if hex(&sha256) != entry.sha256.to_ascii_lowercase() {
-        return Err(BuildError::FingerprintMismatch {
-            file,
-            expected: entry.sha256.into(),
-            actual: hex(&sha256),
-        });
-    }
+    // The published fingerprints are copied, not recomputed: hashing here would put sha2 in
+    // every downstream build to re-check what the crate's own CI already checks (tests/anchors.rs
+    // and tests/codegen.rs hash every file against these values; BENCHMARKS.md, build cost).
+    let sha256 = fingerprint(entry.file, "sha256", entry.sha256)?;
+    let spki_sha256 = fingerprint(entry.file, "spki_sha256", entry.spki_sha256)?;
     let facts = certparse::parse(&der).map_err(|e| BuildError::Malformed {
         file: file.clone(),
         error: e.to_string(),
     })?;
-    if facts.basic_constraints_ca != Some(true) {
-        return Err(BuildError::NotCa { file });
-    }
+    let key = anchor::accept(&facts).map_err(|refusal| match refusal {
+        Refusal::NotCa => BuildError::NotCa { file: file.clone() },
+        Refusal::NameConstraints => BuildError::NameConstraints { file: file.clone() },
+        Refusal::UnsupportedKey => BuildError::UnsupportedKey { file: file.clone() },
+    })?;
+    // A compiled-in root must also be self-issued: it is a root, not an intermediate.
     if !facts.is_self_issued() {
         return Err(BuildError::NotSelfIssued { file });
     }
-    if facts.has_name_constraints {
-        return Err(BuildError::NameConstraints { file });
-    }
-    let Some(key) = facts.key.filter(|k| k.usable_by_rustls()) else {
-        return Err(BuildError::UnsupportedKey { file });
-    };
     // Expired means past notAfter: notAfter itself is still valid (RFC 5280 §4.1.2.5).
     if now > facts.not_after {
         return Err(BuildError::Expired {
@@ -408,8 +419,8 @@ fn check_root(dir: &Path, entry: &CatalogueEntry, now: u64) -> Result<Checked, B
     })?;
     Ok(Checked {
         entry: *entry,
-        spki_sha256: Sha256::digest(facts.spki).into(),
-        key_bits_sha256: Sha256::digest(facts.public_key).into(),
+        spki_sha256,
+        key_bits: anchor::key_identity(&facts).to_vec(),
         subject_contents: facts.subject_contents,
         spki_contents: facts.spki_contents,
         key,
@@ -510,9 +521,9 @@ pub(crate) fn generate(input: &Inputs<'_>, known_features: &[&str]) -> Result<Ou
 
     // 3. Then as a set: two roots with one key would be one anchor listed twice. Keys are
     //    compared by their bits, not their SPKI encoding (the bundle verifier's rule).
-    let mut by_key: BTreeMap<[u8; 32], &str> = BTreeMap::new();
+    let mut by_key: BTreeMap<&[u8], &str> = BTreeMap::new();
     for c in &checked {
-        if let Some(other) = by_key.insert(c.key_bits_sha256, c.entry.file) {
+        if let Some(other) = by_key.insert(&c.key_bits, c.entry.file) {
             return Err(BuildError::DuplicateKey {
                 file: c.entry.file.into(),
                 other: other.into(),
@@ -552,9 +563,9 @@ fn render_known_removals(catalogue: &[CatalogueEntry]) -> String {
     s.push_str("pub(crate) const KNOWN_REMOVALS: &[([u8; 32], RootProgramRemoval)] = &[\n");
     for e in entries {
         let Some(r) = &e.removal else { continue };
-        let sha: Vec<u8> = (0..32)
-            .filter_map(|i| u8::from_str_radix(e.sha256.get(2 * i..2 * i + 2)?, 16).ok())
-            .collect();
+        let Ok(sha) = fingerprint(e.file, "sha256", e.sha256) else {
+            continue;
+        };
         let _ = writeln!(
             s,
             "    ({}, RootProgramRemoval {{ program: {:?}, date: UnixTime::since_unix_epoch(Duration::from_secs({})), basis: RemovalBasis::{:?}, note: {:?} }}), // {}",

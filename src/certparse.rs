@@ -415,10 +415,8 @@ pub(crate) fn write_name(name_tlv: &[u8], out: &mut dyn fmt::Write) -> Result<()
                     }
                 }
                 Err(_) => {
-                    write!(out, "#").map_err(|_| invalid(part))?;
-                    for b in value.value() {
-                        write!(out, "{b:02x}").map_err(|_| invalid(part))?;
-                    }
+                    write!(out, "#{}", crate::hex::Hex(value.value()))
+                        .map_err(|_| invalid(part))?;
                 }
             }
         }

@@ -283,24 +283,10 @@ pub fn anchors_from_pem(pem: &[u8]) -> Result<Vec<TrustAnchor<'static>>, ClientE
                 index: Some(i),
                 reason: e.to_string(),
             })?;
-            if facts.basic_constraints_ca != Some(true) {
-                return Err(ClientError::BadAnchor {
-                    index: Some(i),
-                    reason: "not a CA certificate".into(),
-                });
-            }
-            if facts.has_name_constraints {
-                return Err(ClientError::BadAnchor {
-                    index: Some(i),
-                    reason: "name constraints are not supported".into(),
-                });
-            }
-            if !facts.key.is_some_and(|k| k.usable_by_rustls()) {
-                return Err(ClientError::BadAnchor {
-                    index: Some(i),
-                    reason: "a key (or key encoding) rustls cannot use".into(),
-                });
-            }
+            crate::anchor::accept(&facts).map_err(|refusal| ClientError::BadAnchor {
+                index: Some(i),
+                reason: refusal.reason().into(),
+            })?;
             Ok(TrustAnchor {
                 subject: facts.subject_contents().to_vec().into(),
                 subject_public_key_info: facts.spki_contents().to_vec().into(),

@@ -56,8 +56,8 @@ where
 
 #[cfg(test)]
 mod tests {
+    use alloc::string::ToString;
     use serde::{Deserialize, Serialize};
-    use std::string::ToString;
 
     #[derive(Debug, PartialEq, Serialize, Deserialize)]
     #[serde(remote = "Self", deny_unknown_fields)]

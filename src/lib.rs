@@ -73,34 +73,27 @@ extern crate std;
 // Shared verbatim with build.rs and the tests; not every item is used by the library.
 #[cfg(any(feature = "bundle", feature = "client"))]
 #[allow(dead_code)]
+mod anchor;
+#[cfg(any(feature = "bundle", feature = "client"))]
+#[allow(dead_code)]
 mod certparse;
+// Shared with build.rs too; the client feature alone uses only `Hex`.
+#[cfg(any(feature = "bundle", feature = "client"))]
+#[allow(dead_code)]
+mod hex;
+mod key;
+
+#[cfg(feature = "bundle")]
+pub mod bundle;
 #[cfg(feature = "client")]
 pub mod client;
 #[cfg(feature = "bundle")]
-mod dsse;
-#[cfg(feature = "bundle")]
-mod error;
-#[cfg(feature = "bundle")]
 mod json;
-mod key;
-#[cfg(feature = "bundle")]
-mod keys;
-#[cfg(feature = "bundle")]
-mod limits;
 mod roots;
-#[cfg(feature = "signing")]
-mod signing;
-#[cfg(feature = "store")]
-mod storage;
 #[cfg(feature = "store")]
 pub mod store;
 #[cfg(feature = "bundle")]
 mod timefmt;
-
-#[cfg(feature = "bundle")]
-pub mod bundle;
-#[cfg(feature = "bundle")]
-mod verifier;
 
 // README.md's Rust examples compile as doctests, with the features they name.
 #[cfg(all(doctest, feature = "store", feature = "rustls"))]

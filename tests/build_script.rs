@@ -1,6 +1,12 @@
 //! build.rs's checks, run on scratch roots directories through the same module build.rs uses
 //! (build/gen.rs), plus one real `cargo check` of a scratch copy of the crate.
 
+// As in build.rs: hex.rs is written against `alloc`.
+extern crate alloc;
+
+#[allow(dead_code, unreachable_pub)]
+#[path = "../src/anchor.rs"]
+mod anchor;
 #[allow(dead_code, unreachable_pub)]
 #[path = "../src/certparse.rs"]
 mod certparse;
@@ -8,6 +14,9 @@ mod common;
 #[allow(dead_code)]
 #[path = "../build/gen.rs"]
 mod gen;
+#[allow(dead_code, unreachable_pub)]
+#[path = "../src/hex.rs"]
+mod hex;
 #[allow(dead_code, unreachable_pub)]
 #[path = "../src/key.rs"]
 mod key;
@@ -61,18 +70,22 @@ impl Scratch {
     /// Adds a file and a catalogue entry carrying its true SHA-256 (of the first PEM section).
     fn with_file(mut self, file: &'static str, feature: &'static str, pem: &[u8]) -> Self {
         fs::write(self.dir.path().join(file), pem).expect("write");
-        let sha = match rustls_pki_types::pem::PemObject::pem_slice_iter(pem).next() {
+        let (sha, spki) = match rustls_pki_types::pem::PemObject::pem_slice_iter(pem).next() {
             Some(Ok(der)) => {
                 let der: rustls_pki_types::CertificateDer<'_> = der;
-                common::hex(&Sha256::digest(&der))
+                let spki = certparse::parse(&der)
+                    .map(|f| common::hex(&Sha256::digest(f.spki)))
+                    .unwrap_or_else(|_| "00".repeat(32));
+                (common::hex(&Sha256::digest(&der)), spki)
             }
-            _ => "00".repeat(32),
+            _ => ("00".repeat(32), "00".repeat(32)),
         };
         self.catalogue.push(CatalogueEntry {
             file,
             name: file,
             feature,
             sha256: Box::leak(sha.into_boxed_str()),
+            spki_sha256: Box::leak(spki.into_boxed_str()),
             removal: None,
         });
         self
@@ -167,16 +180,89 @@ fn disabled_expired_root_does_not_fail_the_build() {
     assert_eq!(out.ders.len(), 1);
 }
 
+/// The published fingerprints are pinned here, in the crate's own CI, rather than in every
+/// downstream build (build.rs has no SHA-256 since issue 15; BENCHMARKS.md, build cost):
+/// every file the catalogue lists, enabled or not, hashes to both of its fingerprints.
+fn pin_mismatches(dir: &Path, catalogue: &[CatalogueEntry]) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in catalogue {
+        let text = fs::read(dir.join(e.file)).expect("catalogued file");
+        let der = gen::decode_single_pem(e.file, &text).expect("one PEM section");
+        let spki = certparse::parse(&der).expect("parses").spki.to_vec();
+        for (field, expected, bytes) in [
+            ("sha256", e.sha256, &der),
+            ("spki_sha256", e.spki_sha256, &spki),
+        ] {
+            let actual = common::hex(&Sha256::digest(bytes));
+            if actual != expected {
+                out.push(format!(
+                    "roots/{}: {field} is {actual}, catalogue says {expected}",
+                    e.file
+                ));
+            }
+        }
+    }
+    out
+}
+
 #[test]
-fn fingerprint_mismatch_fails() {
-    let mut s = Scratch::new().with_root("amazon-root-ca-3");
-    s.catalogue[0].sha256 = entry("amazon-root-ca-4").sha256;
-    let err = s.run().expect_err("mismatch");
-    assert!(
-        matches!(&err, BuildError::FingerprintMismatch { file, .. } if file == "Amazon_Root_CA_3.pem"),
-        "{err:?}"
+fn every_catalogued_file_hashes_to_its_published_fingerprints() {
+    assert_eq!(
+        pin_mismatches(&roots_dir(), CATALOGUE),
+        Vec::<String>::new()
     );
-    assert!(err.to_string().contains("does not match the catalogue"));
+    assert_eq!(
+        CATALOGUE.len(),
+        6,
+        "every catalogued root is checked, enabled or not"
+    );
+}
+
+#[test]
+fn an_edited_root_file_fails_the_pin() {
+    // CA 4's certificate under CA 3's name and catalogue entry.
+    let s = Scratch::new().with_root("amazon-root-ca-3");
+    fs::copy(
+        roots_dir().join(entry("amazon-root-ca-4").file),
+        s.dir.path().join("Amazon_Root_CA_3.pem"),
+    )
+    .expect("copy");
+    assert_eq!(
+        pin_mismatches(s.dir.path(), &s.catalogue),
+        vec![
+            format!(
+                "roots/Amazon_Root_CA_3.pem: sha256 is {}, catalogue says {}",
+                entry("amazon-root-ca-4").sha256,
+                entry("amazon-root-ca-3").sha256
+            ),
+            format!(
+                "roots/Amazon_Root_CA_3.pem: spki_sha256 is {}, catalogue says {}",
+                entry("amazon-root-ca-4").spki_sha256,
+                entry("amazon-root-ca-3").spki_sha256
+            ),
+        ]
+    );
+}
+
+#[test]
+fn a_malformed_catalogue_fingerprint_fails_the_build() {
+    for (field, bad) in [("sha256", "8ECDE6"), ("spki_sha256", "zz")] {
+        let mut s = Scratch::new().with_root("amazon-root-ca-3");
+        match field {
+            "sha256" => s.catalogue[0].sha256 = bad,
+            _ => s.catalogue[0].spki_sha256 = bad,
+        }
+        let err = s.run().expect_err("bad fingerprint");
+        assert!(
+            matches!(&err, BuildError::BadFingerprint { file, field: f, value }
+                if file == "Amazon_Root_CA_3.pem" && *f == field && value == bad),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            format!("roots/catalogue.rs: Amazon_Root_CA_3.pem: {field} {bad:?} is not 64 lowercase hex digits")
+        );
+    }
 }
 
 #[test]

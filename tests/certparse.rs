@@ -1,10 +1,16 @@
 //! src/certparse.rs (the reader build.rs and the bundle verifier share) agrees with x509-cert
 //! on every real certificate in the test data and in roots/.
 
+// As in build.rs: hex.rs is written against `alloc`.
+extern crate alloc;
+
 #[allow(dead_code, unreachable_pub)]
 #[path = "../src/certparse.rs"]
 mod certparse;
 mod common;
+#[allow(dead_code, unreachable_pub)]
+#[path = "../src/hex.rs"]
+mod hex;
 #[allow(dead_code, unreachable_pub)]
 #[path = "../src/key.rs"]
 mod key;

@@ -65,28 +65,31 @@ use std::vec::Vec;
 use rustls_pki_types::{TrustAnchor, UnixTime};
 use serde::Serialize;
 
+mod error;
 mod health;
 mod lock;
 mod open;
 mod records;
 mod status;
+pub(crate) mod storage;
 #[cfg(feature = "rustls")]
 mod tls_check;
 mod update;
 
-pub use crate::error::StoreError;
-pub use crate::storage::{DirStorage, Entry, EntryKind, Storage};
+pub use error::StoreError;
 pub use health::{HealthCheck, HealthCheckError};
 pub use records::DiscardCause;
 pub use status::{Deadline, DiscardedBundle, RemovalStatus, RootStatus, StagedStatus, Status};
+pub use storage::{DirStorage, Entry, EntryKind, Storage};
 #[cfg(feature = "rustls")]
 pub use tls_check::{TlsHandshakeCheck, DEFAULT_HANDSHAKE_TIMEOUT};
 
-use crate::error::BundleError;
-use crate::keys::{hex, SignerSet};
-use crate::limits::{Policy, MAX_BUNDLE_BYTES};
-use crate::storage::{remove_durably, OpError, TMP_SUFFIX};
-use crate::verifier::{verify, verify_reapply, TrustState, Verdict, VerifiedBundle};
+use crate::bundle::error::BundleError;
+use crate::bundle::keys::SignerSet;
+use crate::bundle::limits::{Policy, MAX_BUNDLE_BYTES};
+use crate::bundle::verify::{verify, verify_reapply, TrustState, Verdict, VerifiedBundle};
+use crate::hex::hex;
+use crate::store::storage::{remove_durably, OpError, TMP_SUFFIX};
 use lock::{is_read_only_fs, lock_io, lock_within, open_lock_file, FileLock, LockKind};
 use records::{
     is_store_name, read_sealed, write_sealed, AttemptsRecord, DiscardedEntry, DiscardedRecord,

@@ -10,7 +10,7 @@ use base64::Engine as _;
 use rustls_pki_types::UnixTime;
 
 use super::*;
-use crate::verifier::verify_committed;
+use crate::bundle::verify::verify_committed;
 
 impl<S: Storage> TrustStore<S> {
     pub(super) fn load(&mut self) -> Result<(), StoreError> {

@@ -12,7 +12,7 @@ use super::{
     MAX_STATE_FILE_BYTES, SNAPSHOT_FILE, STAGED_FILE,
 };
 use crate::json::json_object;
-use crate::storage::{seal, unseal, write_atomic, TMP_SUFFIX};
+use crate::store::storage::{seal, unseal, write_atomic, TMP_SUFFIX};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(remote = "Self", deny_unknown_fields)]

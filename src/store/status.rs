@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::open::parse_hex32;
 use super::{at, Access, ActiveSource, DiscardCause, DiscardedEntry, Storage, TrustStore};
-use crate::keys::hex;
+use crate::hex::hex;
 use crate::timefmt::format_rfc3339;
 
 impl<S: Storage> TrustStore<S> {

@@ -50,7 +50,7 @@ impl<S: Storage> TrustStore<S> {
         let rec = self.staged.clone().ok_or(StoreError::NothingStaged)?;
         let bytes = B64.decode(&rec.bundle).map_err(|e| {
             StoreError::Bundle(BundleError::Malformed {
-                part: crate::error::Part::StagedRecord,
+                part: crate::bundle::error::Part::StagedRecord,
                 detail: e.to_string(),
             })
         })?;

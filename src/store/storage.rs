@@ -9,7 +9,7 @@ use std::vec::Vec;
 
 use sha2::{Digest, Sha256};
 
-use crate::keys::hex;
+use crate::hex::hex;
 
 /// What kind of entry a directory listing found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! DSSE (Dead Simple Signing Envelope, secure-systems-lab/dsse v1.0): the signed part of a
 //! bundle, and the Pre-Authentication Encoding (PAE) its signatures cover.
 
-use std::vec::Vec;
+use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
 
@@ -26,7 +26,7 @@ pub const PAYLOAD_TYPE: &str = "application/vnd.aws-iot-roots.bundle.v1+json";
 /// assert_eq!(pae, b"DSSEv1 29 http://example.com/HelloWorld 11 hello world");
 /// ```
 pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
-    let header = std::format!(
+    let header = alloc::format!(
         "DSSEv1 {} {} {} ",
         payload_type.len(),
         payload_type,
@@ -43,9 +43,9 @@ pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
 #[serde(remote = "Self", deny_unknown_fields)]
 pub(crate) struct EnvelopeWire {
     #[serde(rename = "payloadType")]
-    pub(crate) payload_type: std::string::String,
+    pub(crate) payload_type: alloc::string::String,
     /// base64 (standard alphabet, padded) of the payload bytes.
-    pub(crate) payload: std::string::String,
+    pub(crate) payload: alloc::string::String,
     pub(crate) signatures: Vec<SignatureWire>,
 }
 
@@ -54,10 +54,10 @@ pub(crate) struct EnvelopeWire {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(remote = "Self", deny_unknown_fields)]
 pub(crate) struct SignatureWire {
-    #[serde(default, skip_serializing_if = "std::string::String::is_empty")]
-    pub(crate) keyid: std::string::String,
+    #[serde(default, skip_serializing_if = "alloc::string::String::is_empty")]
+    pub(crate) keyid: alloc::string::String,
     /// base64 (standard alphabet, padded) of the 64-byte Ed25519 signature.
-    pub(crate) sig: std::string::String,
+    pub(crate) sig: alloc::string::String,
 }
 
 json_object!(

@@ -1,7 +1,7 @@
 //! Why a bundle, a signer set or a key was refused.
 
+use alloc::string::String;
 use core::fmt;
-use std::string::String;
 
 use rustls_pki_types::UnixTime;
 
@@ -49,7 +49,7 @@ pub struct Fingerprint(pub [u8; 32]);
 
 impl fmt::Display for Fingerprint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+        crate::hex::Hex(&self.0).fmt(f)
     }
 }
 
@@ -167,7 +167,7 @@ impl fmt::Display for KeyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let at = |index: &Option<usize>| {
             index
-                .map(|i| std::format!(" (key #{i})"))
+                .map(|i| alloc::format!(" (key #{i})"))
                 .unwrap_or_default()
         };
         match self {
@@ -199,7 +199,7 @@ impl fmt::Display for KeyError {
     }
 }
 
-impl std::error::Error for KeyError {}
+impl core::error::Error for KeyError {}
 
 /// Why a bundle was refused.
 ///
@@ -368,7 +368,7 @@ impl fmt::Display for BundleError {
             Self::PayloadType { found } => write!(
                 f,
                 "payloadType {found:?} is not {:?}",
-                crate::dsse::PAYLOAD_TYPE
+                crate::bundle::dsse::PAYLOAD_TYPE
             ),
             Self::UnsupportedSchema { found } => {
                 write!(f, "payload schema {found} is not supported (expected 1)")
@@ -465,280 +465,10 @@ impl fmt::Display for BundleError {
     }
 }
 
-impl std::error::Error for BundleError {}
-
-/// The verification rules of `bundle::verify`, in the order they are checked.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum Rule {
-    /// 1. Size limits, before decoding; well-formed JSON and base64.
-    Sizes,
-    /// 2. `payloadType` is exactly this crate's.
-    PayloadType,
-    /// 3. A threshold of distinct current signer keys signed, before parsing.
-    CurrentSignatures,
-    /// 4. The payload parses: schema, fields, keys, timestamps.
-    Payload,
-    /// 5. The fleet id matches.
-    Fleet,
-    /// 6. The version is greater than the active one (no rollback).
-    Version,
-    /// 7. A new signer set is also signed by its own threshold.
-    SignerRotation,
-    /// 8. Not expired, not issued in the future, at trusted time.
-    Time,
-    /// 9. Roots: listed, carried, CA, usable key, distinct keys, one valid.
-    Roots,
-}
-
-impl Rule {
-    /// Every rule, in checking order.
-    pub const ALL: [Rule; 9] = [
-        Rule::Sizes,
-        Rule::PayloadType,
-        Rule::CurrentSignatures,
-        Rule::Payload,
-        Rule::Fleet,
-        Rule::Version,
-        Rule::SignerRotation,
-        Rule::Time,
-        Rule::Roots,
-    ];
-
-    /// A stable snake_case name ("sizes", "payload_type", "current_signatures", "payload",
-    /// "fleet", "version", "signer_rotation", "time", "roots"), for reports and test data.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Rule::Sizes => "sizes",
-            Rule::PayloadType => "payload_type",
-            Rule::CurrentSignatures => "current_signatures",
-            Rule::Payload => "payload",
-            Rule::Fleet => "fleet",
-            Rule::Version => "version",
-            Rule::SignerRotation => "signer_rotation",
-            Rule::Time => "time",
-            Rule::Roots => "roots",
-        }
-    }
-
-    /// A one-line description.
-    pub fn describe(self) -> &'static str {
-        match self {
-            Rule::Sizes => "sizes within limits, before decoding; well-formed JSON and base64",
-            Rule::PayloadType => "payloadType is exactly the bundle type",
-            Rule::CurrentSignatures => {
-                "threshold of distinct current signer keys (verify_strict), before parsing"
-            }
-            Rule::Payload => {
-                "payload parses: schema, no unknown or duplicate fields, valid keys and times"
-            }
-            Rule::Fleet => "fleet id matches this device",
-            Rule::Version => "version greater than the active one (no rollback)",
-            Rule::SignerRotation => "a new signer set is also signed by its own threshold",
-            Rule::Time => "not expired and not issued in the future, at max(clock, floor)",
-            Rule::Roots => {
-                "roots listed and carried exactly, CA, usable keys, distinct keys, one valid"
-            }
-        }
-    }
-}
-
-impl BundleError {
-    /// The rule this refusal broke: every variant mapped by name, no catch-all, so a new
-    /// refusal cannot land without its rule.
-    pub fn rule(&self) -> Rule {
-        match self {
-            Self::TooLarge { .. } => Rule::Sizes,
-            Self::Malformed { part, .. } => match part {
-                Part::Bundle
-                | Part::EnvelopePayload
-                | Part::Signature(_)
-                | Part::Certificate(_)
-                | Part::AttachedSignature
-                | Part::StagedRecord => Rule::Sizes,
-                Part::Payload | Part::IssuedAt | Part::ExpiresAt => Rule::Payload,
-            },
-            // Attaching is the signing side's check, by the same decoding rules as rule 1.
-            Self::BadSignature => Rule::Sizes,
-            Self::PayloadType { .. } => Rule::PayloadType,
-            Self::SignatureThreshold {
-                role: SignerRole::Current,
-                ..
-            } => Rule::CurrentSignatures,
-            Self::SignatureThreshold {
-                role: SignerRole::New,
-                ..
-            } => Rule::SignerRotation,
-            Self::UnsupportedSchema { .. } | Self::SignerSet(_) | Self::EmptyValidity { .. } => {
-                Rule::Payload
-            }
-            Self::WrongFleet { .. } => Rule::Fleet,
-            Self::Rollback { .. }
-            | Self::VersionConflict { .. }
-            | Self::VersionExhausted { .. } => Rule::Version,
-            Self::Expired { .. } | Self::IssuedInFuture { .. } => Rule::Time,
-            Self::NoRoots
-            | Self::DuplicateRoot { .. }
-            | Self::UnlistedCertificate { .. }
-            | Self::MissingCertificate { .. }
-            | Self::BadCertificate { .. }
-            | Self::CertificateExpired { .. }
-            | Self::NotCa { .. }
-            | Self::UnsupportedKey { .. }
-            | Self::NameConstraints { .. }
-            | Self::DuplicateKey { .. }
-            | Self::NoValidRoot { .. } => Rule::Roots,
-        }
-    }
-}
+impl core::error::Error for BundleError {}
 
 impl From<KeyError> for BundleError {
     fn from(e: KeyError) -> Self {
         Self::SignerSet(e)
-    }
-}
-
-#[cfg(feature = "store")]
-pub use store_error::StoreError;
-
-#[cfg(feature = "store")]
-mod store_error {
-    use core::fmt;
-    use std::string::String;
-
-    use super::BundleError;
-
-    /// Why a trust store operation failed. Whatever the error, the active trust set and the
-    /// rollback floors on disk are as they were before the call.
-    #[derive(Debug)]
-    #[non_exhaustive]
-    pub enum StoreError {
-        /// A file operation failed (ENOSPC, EIO, a read-only directory, ...).
-        Io {
-            /// The operation: "write", "fsync", "rename", "fsync directory", "remove", "read",
-            /// "list", "lock".
-            op: &'static str,
-            /// The file it was applied to.
-            file: String,
-            /// The operating system's error.
-            source: std::io::Error,
-        },
-        /// Another process holds the store's lock, or kept SNAPSHOT locked past the bounded
-        /// wait (a writer mid-mutation for a reader; a reader for the writer).
-        Busy {
-            /// The store's directory.
-            dir: std::path::PathBuf,
-        },
-        /// The bundle was refused.
-        Bundle(BundleError),
-        /// No bundle is staged.
-        NothingStaged,
-        /// The staged bundle has not passed a health check, so it cannot be committed.
-        NotHealthChecked {
-            /// The staged bundle's version.
-            version: u64,
-        },
-        /// The health check failed with only the staged anchors.
-        HealthCheckFailed {
-            /// The staged bundle's version.
-            version: u64,
-            /// Failed attempts so far, including this one.
-            attempt: u32,
-            /// Attempts allowed before the bundle is discarded.
-            max_attempts: u32,
-            /// What the check reported.
-            reason: String,
-            /// Whether the bundle was discarded (attempts exhausted).
-            discarded: bool,
-        },
-        /// The health check could not run (the device is offline, the endpoint is down):
-        /// nothing is known about the bundle, which stays staged with its attempts unspent.
-        HealthCheckUnavailable {
-            /// The staged bundle's version.
-            version: u64,
-            /// What the check reported.
-            reason: String,
-        },
-        /// The store is open read-only: updates are refused, the committed roots stay in use.
-        ReadOnly,
-        /// The generation counter is at its maximum: no further commit can be numbered.
-        GenerationExhausted {
-            /// The current generation.
-            generation: u64,
-        },
-        /// This bundle was discarded before; it is not retried.
-        PreviouslyDiscarded {
-            /// Its version.
-            version: u64,
-            /// Why it was discarded.
-            reason: String,
-        },
-        /// No bundle is committed and no root is compiled in: the store has nothing to trust.
-        NoRoots,
-    }
-
-    impl fmt::Display for StoreError {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            match self {
-                Self::Io { op, file, source } => write!(f, "{op} {file}: {source}"),
-                Self::Busy { dir } => write!(
-                    f,
-                    "busy: another process is using the trust store in {}; try again",
-                    dir.display()
-                ),
-                Self::Bundle(e) => write!(f, "bundle refused: {e}"),
-                Self::NothingStaged => f.write_str("no bundle is staged"),
-                Self::NotHealthChecked { version } => {
-                    write!(
-                        f,
-                        "staged bundle version {version} has not passed a health check"
-                    )
-                }
-                Self::HealthCheckFailed {
-                    version,
-                    attempt,
-                    max_attempts,
-                    reason,
-                    discarded,
-                } => {
-                    write!(f, "health check of bundle version {version} failed (attempt {attempt} of {max_attempts}): {reason}")?;
-                    if *discarded {
-                        f.write_str("; the bundle was discarded")?;
-                    }
-                    Ok(())
-                }
-                Self::HealthCheckUnavailable { version, reason } => write!(
-                    f,
-                    "health check of bundle version {version} could not run: {reason}; it stays staged, and the attempt is not counted"
-                ),
-                Self::ReadOnly => f.write_str(
-                    "the trust store is open read-only: updates are refused, the committed roots stay in use",
-                ),
-                Self::GenerationExhausted { generation } => write!(
-                    f,
-                    "generation {generation} is the last one that can be numbered; no further commit is possible"
-                ),
-                Self::PreviouslyDiscarded { version, reason } => {
-                    write!(
-                        f,
-                        "bundle version {version} was discarded before ({reason}); not retrying it"
-                    )
-                }
-                Self::NoRoots => {
-                    f.write_str("no committed bundle and no compiled-in root: nothing to trust")
-                }
-            }
-        }
-    }
-
-    /// The message already includes the cause (the OS error, the bundle's refusal), so no
-    /// `source()` is reported: error chains (`anyhow`'s `{:#}`) would print it twice. Match
-    /// on the variant for the typed cause.
-    impl std::error::Error for StoreError {}
-
-    impl From<BundleError> for StoreError {
-        fn from(e: BundleError) -> Self {
-            Self::Bundle(e)
-        }
     }
 }

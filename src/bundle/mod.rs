@@ -36,17 +36,35 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-pub use crate::dsse::{pae, PAYLOAD_TYPE};
-pub use crate::error::{BundleError, Fingerprint, KeyError, Limit, Part, Rule, SignerRole};
-pub use crate::keys::{PublicKey, SignerSet};
-pub use crate::limits::{
+// The bundle format, one concern per module; users name only `bundle::*`.
+mod certs;
+pub(crate) mod dsse;
+mod envelope;
+pub(crate) mod error;
+mod inspect;
+pub(crate) mod keys;
+pub(crate) mod limits;
+pub(crate) mod payload;
+mod rule;
+#[cfg(feature = "signing")]
+mod signing;
+pub(crate) mod verify;
+pub(crate) mod wire;
+
+pub use certs::VerifiedRoot;
+pub use dsse::{pae, PAYLOAD_TYPE};
+pub use envelope::{Bundle, SignatureCheck};
+pub use error::{BundleError, Fingerprint, KeyError, Limit, Part, SignerRole};
+pub use inspect::{default_root_name, CertificateInfo};
+pub use keys::{PublicKey, SignerSet};
+pub use limits::{
     Limits, Policy, DEFAULT_CLOCK_TOLERANCE, KMS_RAW_MESSAGE_LIMIT, MAX_BUNDLE_BYTES,
     MAX_CERTIFICATE_BYTES, MAX_FLEET_ID_BYTES, MAX_PAYLOAD_BYTES, MAX_ROOTS, MAX_ROOT_NAME_BYTES,
     MAX_SIGNATURES, MAX_SIGNER_KEYS,
 };
+pub use payload::{Payload, RootRef};
+pub use rule::Rule;
 #[cfg(feature = "signing")]
-pub use crate::signing::{BundleBuilder, SigningKey};
-pub use crate::verifier::{
-    default_root_name, verify, verify_report, Bundle, CertificateInfo, Outcome, Payload, RootRef,
-    SignatureCheck, TrustState, Verdict, VerifiedBundle, VerifiedRoot, SCHEMA_VERSION,
-};
+pub use signing::{BundleBuilder, SigningKey};
+pub use verify::{verify, verify_report, Outcome, TrustState, Verdict, VerifiedBundle};
+pub use wire::SCHEMA_VERSION;

@@ -5,8 +5,8 @@
 
 use core::time::Duration;
 
-use crate::dsse::PAYLOAD_TYPE;
-use crate::error::Limit;
+use crate::bundle::dsse::PAYLOAD_TYPE;
+use crate::bundle::error::Limit;
 
 /// AWS KMS signs Ed25519 (`ED25519_SHA_512`, `MessageType` `RAW`) only over messages of at
 /// most 4096 bytes; the prehash variant is a different signature that a plain Ed25519
@@ -152,7 +152,7 @@ mod tests {
 
     #[test]
     fn max_payload_leaves_exactly_room_for_the_pae_header() {
-        let header = std::format!(
+        let header = alloc::format!(
             "DSSEv1 {} {} {} ",
             PAYLOAD_TYPE.len(),
             PAYLOAD_TYPE,

@@ -1,16 +1,17 @@
 //! Ed25519 public keys and the signer sets that authorize bundles.
 
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 use core::fmt;
-use std::string::{String, ToString};
-use std::vec::Vec;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use ed25519_dalek::VerifyingKey;
 use sha2::{Digest, Sha256};
 
-use crate::error::KeyError;
-use crate::limits::MAX_SIGNER_KEYS;
+use crate::bundle::error::KeyError;
+use crate::bundle::limits::MAX_SIGNER_KEYS;
+use crate::hex::hex;
 
 /// A validated Ed25519 public key: on the curve, canonically encoded, not of small order, and
 /// in the prime-order subgroup (no torsion component).
@@ -120,16 +121,6 @@ impl fmt::Display for PublicKey {
     }
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-}
-
 /// Bounds the work of loading a set before any key is decoded.
 fn check_count(count: usize, limit: usize) -> Result<(), KeyError> {
     if count > limit {
@@ -206,7 +197,7 @@ impl SignerSet {
     /// [`KeyError::Encoding`] for JSON that is not that object; otherwise the [`KeyError`]
     /// naming the key or threshold at fault.
     pub fn from_json(bytes: &[u8]) -> Result<Self, KeyError> {
-        let w: crate::verifier::SignersWire =
+        let w: super::wire::SignersWire =
             serde_json::from_slice(bytes).map_err(|e| KeyError::Encoding {
                 detail: e.to_string(),
             })?;
@@ -215,7 +206,7 @@ impl SignerSet {
 
     /// The signer-set file [`SignerSet::from_json`] reads: pretty-printed, newline-terminated.
     pub fn to_json(&self) -> String {
-        let w = crate::verifier::SignersWire {
+        let w = super::wire::SignersWire {
             threshold: self.threshold,
             keys: self.keys.iter().map(PublicKey::to_base64).collect(),
         };

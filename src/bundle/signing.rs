@@ -1,10 +1,10 @@
 //! The signing side: keys and bundle construction, for release tooling and tests. Devices
 //! only verify (feature `bundle`); this module is behind the `signing` feature.
 
+use alloc::borrow::ToOwned;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 use core::fmt;
-use std::borrow::ToOwned;
-use std::string::{String, ToString};
-use std::vec::Vec;
 
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
@@ -13,10 +13,13 @@ use rustls_pki_types::{CertificateDer, UnixTime};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use crate::error::{BundleError, KeyError};
-use crate::keys::{PublicKey, SignerSet};
-use crate::limits::Limits;
-use crate::verifier::{check_roots, Bundle, CertificateInfo, Payload, RootRef};
+use super::certs::check_roots;
+use super::envelope::Bundle;
+use super::inspect::CertificateInfo;
+use super::payload::{Payload, RootRef};
+use crate::bundle::error::{BundleError, KeyError};
+use crate::bundle::keys::{PublicKey, SignerSet};
+use crate::bundle::limits::Limits;
 
 /// An Ed25519 signing key.
 ///
@@ -210,7 +213,7 @@ impl BundleBuilder {
         // valid when the bundle is issued. Then the device's own rules over the set.
         for der in &ders {
             let info = CertificateInfo::from_der(der)?;
-            let sha256 = crate::error::Fingerprint(info.sha256);
+            let sha256 = crate::bundle::error::Fingerprint(info.sha256);
             if !info.is_ca {
                 return Err(BundleError::NotCa { sha256 });
             }
@@ -227,7 +230,7 @@ impl BundleBuilder {
         let json = payload.to_json();
         if json.len() > limits.max_payload_bytes {
             return Err(BundleError::TooLarge {
-                limit: crate::error::Limit::PayloadBytes,
+                limit: crate::bundle::error::Limit::PayloadBytes,
                 max: limits.max_payload_bytes,
                 actual: json.len(),
             });
