@@ -38,6 +38,18 @@ cargo build --locked -p aws-iot-roots --no-default-features
 cargo build --locked -p aws-iot-roots --no-default-features --features amazon-root-ca-3
 cargo build --locked -p aws-iot-roots --all-features
 
+step "bundle verification without std: no_std + alloc, on a target that has no std at all"
+# A bare-metal target proves it: no dependency can pull std in there, even by accident.
+bare=thumbv7em-none-eabihf
+if ! rustup target list --installed | grep -qx "$bare"; then
+    echo "installing the $bare standard library (core and alloc only)"
+    rustup target add "$bare"
+fi
+cargo build --locked -p aws-iot-roots --no-default-features --features bundle,amazon-root-ca-3 \
+    --target "$bare"
+cargo clippy --locked -p aws-iot-roots --lib --no-default-features --features bundle \
+    --target "$bare" -- -D warnings
+
 step "tests: whole workspace, all features"
 cargo test --locked --workspace --all-features
 
@@ -51,6 +63,9 @@ cargo test --locked -p aws-iot-roots --no-default-features --features amazon-roo
 cargo test --locked -p aws-iot-roots --no-default-features --features starfield-services-g2,std,rustls \
     --test features --test chains
 cargo test --locked -p aws-iot-roots --no-default-features --features store,signing --test store_no_roots
+
+step "heap peak of verifying a 6-root bundle (goal: 64 KiB; BENCHMARKS.md)"
+cargo run --locked -q --example verify_heap --all-features
 
 step "fuzz smoke: every target for ${FUZZ_SECONDS:-5} s (scripts/fuzz.sh runs longer)"
 bash scripts/fuzz.sh "${FUZZ_SECONDS:-5}"

@@ -65,7 +65,7 @@ pub enum RemovalBasis {
 }
 
 /// What ends first for a root: its validity, or a root program's trust in it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
 pub enum DeadlineKind {
     /// The certificate's notAfter.
@@ -74,34 +74,95 @@ pub enum DeadlineKind {
     LosesRootProgramTrust,
 }
 
-/// A root and the first date it stops being useful.
-#[derive(Clone, Copy, Debug)]
+impl DeadlineKind {
+    /// In words: "expires" or "loses root-program trust".
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Expires => "expires",
+            Self::LosesRootProgramTrust => "loses root-program trust",
+        }
+    }
+}
+
+/// A root and the first date it stops being useful: a known root-program removal, or
+/// notAfter, whichever comes first. One type for the compiled-in roots ([`Root::deadline`],
+/// names borrowed) and a trust store's active roots (`store::Status`, names owned), decided by
+/// one rule ([`Deadline::of`]).
+///
+/// With feature `bundle` it serializes as
+/// `{"root", "sha256" (hex), "kind" ("expires" | "loses-root-program-trust"), "what", "at"
+/// (RFC 3339)}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct Deadline {
-    /// The root.
-    pub root: &'static Root,
+pub struct Deadline<N = &'static str> {
+    /// The root's display name.
+    pub root: N,
+    /// SHA-256 of the root certificate: what identifies it.
+    pub sha256: [u8; 32],
     /// What happens at `at`.
     pub kind: DeadlineKind,
     /// When.
     pub at: UnixTime,
 }
 
-impl Root {
-    /// The first date this root stops being useful: a known root-program removal, or notAfter,
-    /// whichever comes first.
-    pub fn deadline(&'static self) -> Deadline {
-        match self.root_program_removal {
-            Some(r) if r.date < self.not_after => Deadline {
-                root: self,
-                kind: DeadlineKind::LosesRootProgramTrust,
-                at: r.date,
-            },
-            _ => Deadline {
-                root: self,
-                kind: DeadlineKind::Expires,
-                at: self.not_after,
-            },
+impl<N> Deadline<N> {
+    /// The deadline rule: the root-program removal this crate knows for `sha256`
+    /// ([`known_removal`]) if it comes before `not_after`, else `not_after`.
+    pub fn of(root: N, sha256: [u8; 32], not_after: UnixTime) -> Self {
+        let (kind, at) = match known_removal(&sha256) {
+            Some(r) if r.date < not_after => (DeadlineKind::LosesRootProgramTrust, r.date),
+            _ => (DeadlineKind::Expires, not_after),
+        };
+        Self {
+            root,
+            sha256,
+            kind,
+            at,
         }
+    }
+
+    /// Whole days from `now` until the deadline, rounded down (negative once past).
+    pub fn days_left(&self, now: UnixTime) -> i64 {
+        days_until(now, self.at)
+    }
+
+    /// The compiled-in root this deadline is about, if it is one.
+    pub fn compiled_in(&self) -> Option<&'static Root> {
+        ROOTS.iter().find(|r| r.sha256 == self.sha256)
+    }
+}
+
+/// Whole days from `now` until `t`, rounded down (negative once past): the one day count of
+/// every status and report.
+pub(crate) fn days_until(now: UnixTime, t: UnixTime) -> i64 {
+    let secs = |t: UnixTime| i64::try_from(t.as_secs()).unwrap_or(i64::MAX);
+    secs(t).saturating_sub(secs(now)).div_euclid(86_400)
+}
+
+#[cfg(feature = "bundle")]
+impl<N: AsRef<str>> serde::Serialize for Deadline<N> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut st = s.serialize_struct("Deadline", 5)?;
+        st.serialize_field("root", self.root.as_ref())?;
+        st.serialize_field("sha256", &crate::hex::hex(&self.sha256))?;
+        st.serialize_field(
+            "kind",
+            match self.kind {
+                DeadlineKind::Expires => "expires",
+                DeadlineKind::LosesRootProgramTrust => "loses-root-program-trust",
+            },
+        )?;
+        st.serialize_field("what", self.kind.describe())?;
+        st.serialize_field("at", &crate::timefmt::format_rfc3339(self.at))?;
+        st.end()
+    }
+}
+
+impl Root {
+    /// This root's [`Deadline`].
+    pub fn deadline(&self) -> Deadline {
+        Deadline::of(self.name, self.sha256, self.not_after)
     }
 }
 
@@ -114,7 +175,7 @@ impl Root {
 ///
 /// // 2031-01-01: Amazon Root CA 1-4 are past Mozilla's projected April 2030 removal.
 /// let t = UnixTime::since_unix_epoch(Duration::from_secs(1_924_992_000));
-/// let due: Vec<_> = aws_iot_roots::deadlines_before(t).map(|d| d.root.name).collect();
+/// let due: Vec<_> = aws_iot_roots::deadlines_before(t).map(|d| d.root).collect();
 /// assert!(due.contains(&"Amazon Root CA 1"));
 /// ```
 pub fn deadlines_before(t: UnixTime) -> impl Iterator<Item = Deadline> {

@@ -8,11 +8,7 @@
     feature = "amazon-root-ca-3"
 ))]
 
-#[path = "support/attack_gen.rs"]
-mod attack_gen;
 mod common;
-#[path = "support/bundles.rs"]
-mod support;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -189,12 +185,12 @@ fn the_catalogue_covers_the_required_attacks() {
 #[test]
 fn the_generated_cases_are_reproducible() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let cases = attack_gen::cases(
-        attack_gen::load_keys(&root.join("tests/attacks/keys")),
+    let cases = common::attack_gen::cases(
+        common::attack_gen::load_keys(&root.join("tests/attacks/keys")),
         &root.join("tests/data"),
     );
     let tmp = tempfile::tempdir().expect("tmp");
-    attack_gen::write(&cases, tmp.path());
+    common::attack_gen::write(&cases, tmp.path());
     for c in &cases {
         for f in ["case.json", "bundle.json"] {
             let fresh = std::fs::read(tmp.path().join(c.name).join(f)).expect("fresh");

@@ -692,3 +692,161 @@ fn a_root_key_in_any_other_encoding_fails() {
         );
     }
 }
+
+/// The one root-acceptance rule (src/anchor.rs), as each caller applies it, on the same
+/// certificates: build.rs (compiled-in roots), the bundle builder (whose check is the
+/// verifier's rule 9, `check_roots`) and `client::anchors_from_pem`. Each row says what each
+/// accepts; only build.rs adds a rule of its own (self-issued).
+#[cfg(all(feature = "signing", feature = "client"))]
+#[test]
+fn one_root_rule_table_of_what_each_caller_accepts() {
+    use aws_iot_roots::bundle::{
+        BundleBuilder, BundleError, Fingerprint, Limits, SignerSet, SigningKey,
+    };
+    use aws_iot_roots::client::{anchors_from_pem, ClientError};
+    use core::time::Duration;
+    use rustls_pki_types::{CertificateDer, UnixTime};
+
+    #[derive(Debug, PartialEq)]
+    enum Says {
+        Accepts,
+        NotCa,
+        NameConstraints,
+        UnsupportedKey,
+        NotSelfIssued,
+    }
+    use Says::*;
+
+    let ca_key = rcgen::KeyPair::generate().expect("key");
+    let issuer_params = {
+        let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        p.distinguished_name
+            .push(rcgen::DnType::CommonName, "issuing root");
+        p
+    };
+    let issuer = rcgen::Issuer::from_params(&issuer_params, &ca_key);
+    let cross_signed = {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        p.distinguished_name
+            .push(rcgen::DnType::CommonName, "cross-signed CA");
+        p.signed_by(&key, &issuer).expect("cert").pem()
+    };
+    let read = |rel: &str| String::from_utf8(fs::read(data(rel)).expect("fixture")).expect("utf-8");
+    let name_constrained = ca_pem(|p| {
+        p.name_constraints = Some(rcgen::NameConstraints {
+            permitted_subtrees: vec![rcgen::GeneralSubtree::DnsName("example.com".into())],
+            excluded_subtrees: vec![],
+        })
+    });
+    //    certificate                      build.rs        builder / verify  anchors_from_pem
+    let rows: Vec<(&str, String, Says, Says, Says)> = vec![
+        (
+            "self-signed P-256 CA",
+            ca_pem(|_| {}),
+            Accepts,
+            Accepts,
+            Accepts,
+        ),
+        (
+            "Amazon Root CA 3",
+            read("../../roots/Amazon_Root_CA_3.pem"),
+            Accepts,
+            Accepts,
+            Accepts,
+        ),
+        (
+            "not a CA",
+            ca_pem(|p| p.is_ca = rcgen::IsCa::ExplicitNoCa),
+            NotCa,
+            NotCa,
+            NotCa,
+        ),
+        (
+            "no basicConstraints",
+            ca_pem(|p| p.is_ca = rcgen::IsCa::NoCa),
+            NotCa,
+            NotCa,
+            NotCa,
+        ),
+        (
+            "name constraints",
+            name_constrained,
+            NameConstraints,
+            NameConstraints,
+            NameConstraints,
+        ),
+        (
+            "P-224 key",
+            read("build/p224-root.pem"),
+            UnsupportedKey,
+            UnsupportedKey,
+            UnsupportedKey,
+        ),
+        (
+            "RSA 1024",
+            read("build/rsa1024-root.pem"),
+            UnsupportedKey,
+            UnsupportedKey,
+            UnsupportedKey,
+        ),
+        (
+            "CA issued by another CA",
+            cross_signed,
+            NotSelfIssued,
+            Accepts,
+            Accepts,
+        ),
+    ];
+
+    let key = SigningKey::generate();
+    let set = SignerSet::new(vec![key.public_key()], 1).expect("set");
+    let at = |s: u64| UnixTime::since_unix_epoch(Duration::from_secs(s));
+    let mut failures = Vec::new();
+    for (what, pem, build_says, bundle_says, client_says) in rows {
+        let der: CertificateDer<'static> =
+            rustls_pki_types::pem::PemObject::from_pem_slice(pem.as_bytes()).expect("pem");
+        let build = match Scratch::new().with_file("x.pem", "x", pem.as_bytes()).run() {
+            Ok(_) => Accepts,
+            Err(BuildError::NotCa { .. }) => NotCa,
+            Err(BuildError::NameConstraints { .. }) => NameConstraints,
+            Err(BuildError::UnsupportedKey { .. }) => UnsupportedKey,
+            Err(BuildError::NotSelfIssued { .. }) => NotSelfIssued,
+            Err(e) => panic!("{what}: build.rs: {e}"),
+        };
+        let sha = Fingerprint(Sha256::digest(&der).into());
+        // Dates that every row's certificate covers (rcgen's default validity is 1975-4096).
+        let built = BundleBuilder::new("f", 1, at(1_798_000_000), at(1_830_000_000), set.clone())
+            .root(der.clone(), None)
+            .build(&Limits::default());
+        let bundle = match built {
+            Ok(_) => Accepts,
+            Err(BundleError::NotCa { sha256 }) if sha256 == sha => NotCa,
+            Err(BundleError::NameConstraints { sha256 }) if sha256 == sha => NameConstraints,
+            Err(BundleError::UnsupportedKey { sha256 }) if sha256 == sha => UnsupportedKey,
+            Err(e) => panic!("{what}: builder: {e}"),
+        };
+        let client = match anchors_from_pem(pem.as_bytes()) {
+            Ok(_) => Accepts,
+            Err(ClientError::BadAnchor {
+                index: Some(0),
+                reason,
+            }) => match reason.as_str() {
+                "not an X.509 v3 CA certificate" => NotCa,
+                "name constraints are not supported" => NameConstraints,
+                "a key (or key encoding) rustls cannot use" => UnsupportedKey,
+                other => panic!("{what}: anchors_from_pem: {other}"),
+            },
+            Err(e) => panic!("{what}: anchors_from_pem: {e}"),
+        };
+        if (&build, &bundle, &client) != (&build_says, &bundle_says, &client_says) {
+            failures.push(format!(
+                "{what}: build.rs {build:?} (want {build_says:?}), builder {bundle:?} (want \
+                 {bundle_says:?}), anchors_from_pem {client:?} (want {client_says:?})"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}

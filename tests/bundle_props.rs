@@ -6,16 +6,14 @@
 ))]
 
 mod common;
-#[path = "support/bundles.rs"]
-mod support;
 
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
 use aws_iot_roots::bundle::{verify, Bundle, Limits, Rule, SignerSet, Verdict};
+use common::bundles::*;
 use proptest::prelude::*;
 use serde_json::json;
-use support::*;
 
 struct Fixture {
     keys: Keys,

@@ -7,16 +7,14 @@
 ))]
 
 mod common;
-#[path = "support/bundles.rs"]
-mod support;
 
 use aws_iot_roots::bundle::{
     verify, BundleBuilder, BundleError, KeyError, Limit, Limits, Policy, PublicKey, Rule,
     SignerRole, SignerSet, TrustState, Verdict, VerifiedBundle, KMS_RAW_MESSAGE_LIMIT,
     MAX_BUNDLE_BYTES, MAX_PAYLOAD_BYTES, PAYLOAD_TYPE,
 };
+use common::bundles::*;
 use serde_json::json;
-use support::*;
 
 /// Amazon Root CA 1 cross-signed by Starfield Services G2: same subject and key, other hash.
 fn cross_signed_ca1() -> rustls_pki_types::CertificateDer<'static> {

@@ -12,10 +12,7 @@
 #[allow(dead_code)]
 #[path = "../examples/fleet_agent.rs"]
 mod agent;
-#[path = "support/mosquitto.rs"]
-mod mosquitto;
-#[path = "support/bundles.rs"]
-mod support;
+mod common;
 
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
@@ -30,11 +27,11 @@ use aws_iot_roots::client::{
 };
 use aws_iot_roots::store::{StoreConfig, TrustStore};
 use base64::Engine as _;
-use mosquitto::{Mosquitto, Pki};
+use common::bundles::*;
+use common::mosquitto::{Mosquitto, Pki};
 use rumqttc::{Client, Connection, Event, Packet, QoS};
 use rustls::RootCertStore;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, TrustAnchor};
-use support::*;
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())

@@ -8,8 +8,6 @@
 ))]
 
 mod common;
-#[path = "support/bundles.rs"]
-mod support;
 
 use std::path::Path;
 use std::process::Command;
@@ -17,7 +15,7 @@ use std::process::Command;
 use aws_iot_roots::bundle::{
     verify, Bundle, BundleBuilder, Limits, PublicKey, SignerSet, SigningKey, Verdict,
 };
-use support::*;
+use common::bundles::*;
 
 fn have_openssl() -> bool {
     let ok = Command::new("openssl")

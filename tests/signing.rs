@@ -5,14 +5,13 @@
     feature = "amazon-root-ca-3"
 ))]
 
-#[path = "support/bundles.rs"]
-mod support;
+mod common;
 
 use aws_iot_roots::bundle::{
     verify, Bundle, BundleBuilder, BundleError, KeyError, Limits, PublicKey, SignerSet, SigningKey,
     Verdict,
 };
-use support::*;
+use common::bundles::*;
 
 fn builder(set: &SignerSet, order: &[&str]) -> BundleBuilder {
     order.iter().fold(

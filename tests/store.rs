@@ -8,21 +8,16 @@
 ))]
 
 mod common;
-#[path = "support/release.rs"]
-mod release;
-#[path = "support/simfs.rs"]
-mod simfs;
-#[path = "support/bundles.rs"]
-mod support;
 
 use aws_iot_roots::bundle::BundleError;
 use aws_iot_roots::store::{
     ActiveSource, HealthCheckError, StageOutcome, Storage, StoreConfig, StoreError, TrustStore,
 };
-use release::*;
+use aws_iot_roots::DeadlineKind;
+use common::bundles::*;
+use common::release::*;
+use common::simfs::SimStorage;
 use rustls_pki_types::TrustAnchor;
-use simfs::SimStorage;
-use support::*;
 
 /// The anchors of these roots, in bundle order (by certificate SHA-256).
 fn anchors_of(roots: &[&str]) -> Vec<TrustAnchor<'static>> {
@@ -310,7 +305,7 @@ fn a_corrupt_or_truncated_committed_file_falls_back_and_rollback_is_still_refuse
         );
         assert_eq!(version(&store), Some(2));
         assert_eq!(store.anchors(), anchors_of(V1));
-        assert_note(&store, "checksum");
+        assert_note(&store, NoteKind::Corrupt, "checksum");
         // The floors stay at version 3: a replay of version 2 is refused.
         assert_eq!(store.floors().version, 3);
         assert!(
@@ -499,9 +494,10 @@ fn status_reports_source_deadlines_staleness_and_clock() {
     );
     let d = s.earliest_deadline.as_ref().expect("deadline");
     assert_eq!(
-        (d.what.as_str(), d.at.as_str()),
-        ("loses root-program trust", "2030-05-26T00:00:00Z")
+        (d.kind, d.at.as_secs()),
+        (DeadlineKind::LosesRootProgramTrust, 1_905_984_000) // 2030-05-26
     );
+    assert_eq!(s.days_to_earliest_deadline, Some(d.days_left(now())));
     assert!(!s.stale_bundle && !s.clock_behind_floor);
     assert_eq!(
         s.staged.as_ref().map(|st| (st.version, st.attempts)),
@@ -709,7 +705,11 @@ fn a_tampered_and_resealed_generation_fails_re_verification() {
         store.source()
     );
     assert_eq!(version(&store), Some(2));
-    assert_note(&store, "re-verification failed");
+    assert_note(
+        &store,
+        NoteKind::FailedReverification,
+        "re-verification failed",
+    );
 }
 
 #[test]
@@ -725,7 +725,7 @@ fn a_generation_under_another_file_name_is_refused() {
     std::fs::rename(&gen, dir.path().join("gen-00000000000000000007.json")).expect("rename");
     let store = TrustStore::open(dir.path(), rel.config()).expect("reopen");
     assert_eq!(store.source(), ActiveSource::CompiledIn);
-    assert_note(&store, "does not match its file name");
+    assert_note(&store, NoteKind::Corrupt, "does not match its file name");
     // floor.json still holds the version.
     assert_eq!(store.floors().version, 2);
 }
@@ -747,8 +747,8 @@ fn state_of_another_fleet_is_neither_trusted_nor_imposed() {
         0,
         "another fleet's floors do not apply"
     );
-    assert_note(&store, "wrong fleet");
-    assert_note(&store, "floor.json: for fleet");
+    assert_note(&store, NoteKind::FailedReverification, "wrong fleet");
+    assert_note(&store, NoteKind::OtherFleet, "floor.json: for fleet");
 }
 
 #[test]
@@ -762,7 +762,7 @@ fn a_corrupt_staged_file_is_removed_on_open() {
     let store = TrustStore::open(dir.path(), rel.config()).expect("reopen");
     assert_eq!(staged(&store), None);
     assert!(!dir.path().join("staged.json").exists());
-    assert_note(&store, "staged.json");
+    assert_note(&store, NoteKind::Corrupt, "staged.json");
 }
 
 /// A staged bundle is verified again at its health check and at its commit. One that does not

@@ -10,12 +10,6 @@
 ))]
 
 mod common;
-#[path = "support/release.rs"]
-mod release;
-#[path = "support/simfs.rs"]
-mod simfs;
-#[path = "support/bundles.rs"]
-mod support;
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::symlink;
@@ -25,10 +19,10 @@ use aws_iot_roots::store::{
     Access, ActiveSource, DirStorage, DiscardCause, HealthCheckError, StageOutcome, Storage,
     StoreError, TrustStore,
 };
-use release::*;
+use common::bundles::*;
+use common::release::*;
+use common::simfs::SimStorage;
 use rustls_pki_types::TrustAnchor;
-use simfs::SimStorage;
-use support::*;
 
 fn gen_name(n: u64) -> String {
     format!("gen-{n:020}.json")
@@ -86,7 +80,11 @@ fn symlinks_in_the_state_directory_are_never_followed_or_written_through() {
             !is_symlink(&dir.path().join(name)),
             "{name} is still a link"
         );
-        assert_note(&store, &format!("{name}: not a regular file; removed"));
+        assert_note(
+            &store,
+            NoteKind::NotARegularFile,
+            &format!("{name}: not a regular file; removed"),
+        );
     }
     store
         .apply(&rel.bundle(2, V1), now(), &mut pass)
@@ -211,7 +209,7 @@ fn a_generation_file_name_without_a_verified_bundle_moves_nothing() {
     let mut store = TrustStore::open(dir.path(), rel.config()).expect("reopen");
     assert_eq!(version(&store), Some(1));
     assert_eq!(store.floors().version, 1);
-    assert_note(&store, &gen_name(u64::MAX));
+    assert_note(&store, NoteKind::Corrupt, &gen_name(u64::MAX));
     let out = store.stage(&rel.bundle(2, V1), now()).expect("stage");
     assert_eq!(out, StageOutcome::Staged { version: 2 });
     store.health_check(&mut pass, now()).expect("check");
@@ -382,6 +380,7 @@ fn a_crash_between_the_commit_point_and_the_staged_cleanup_is_reconciled() {
         assert_eq!(staged(&store), None, "floor written: {floor_written}");
         assert_note(
             &store,
+            NoteKind::StagedCleared,
             "staged.json: version 1 is already committed; cleared",
         );
         assert!(!dir.path().join("staged.json").exists());
@@ -496,7 +495,11 @@ fn a_read_only_state_directory_still_serves_its_committed_roots() {
     assert_eq!(store.access(), Access::ReadOnly);
     assert_eq!(store.source(), ActiveSource::Bundle { generation: 1 });
     assert_eq!(store.signed_anchors().len(), 2);
-    assert_note(&store, "read-only file system");
+    assert_note(
+        &store,
+        NoteKind::ReadOnlyFileSystem,
+        "read-only file system",
+    );
     let status = store.status(now());
     assert!(status.read_only);
     assert_eq!(status.version, Some(1));
@@ -809,8 +812,8 @@ fn a_read_only_open_reads_past_a_hostile_snapshot() {
     .expect("symlink");
     let store = TrustStore::open_read_only(dir.path(), rel.config()).expect("opens");
     assert_eq!(version(&store), Some(1));
-    assert_note(&store, "SNAPSHOT: ");
-    assert_note(&store, "read without it");
+    assert_note(&store, NoteKind::SnapshotLockUnusable, "SNAPSHOT: ");
+    assert_note(&store, NoteKind::SnapshotLockUnusable, "read without it");
     assert!(
         is_symlink(&dir.path().join("SNAPSHOT")),
         "a reader removed nothing"

@@ -11,8 +11,7 @@
     feature = "amazon-root-ca-3"
 ))]
 
-#[path = "support/bundles.rs"]
-mod support;
+mod common;
 
 use std::io::Write as _;
 use std::net::TcpListener;
@@ -25,8 +24,8 @@ use aws_iot_roots::bundle::{BundleBuilder, Limits, PublicKey, SignerSet};
 use aws_iot_roots::store::{
     HealthCheck, HealthCheckError, StoreConfig, StoreError, TlsHandshakeCheck, TrustStore,
 };
+use common::bundles::*;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, TrustAnchor};
-use support::*;
 
 const CHILD_ENV: &str = "AWS_IOT_ROOTS_TEST_CHILD";
 

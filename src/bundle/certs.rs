@@ -21,7 +21,9 @@ pub struct VerifiedRoot {
     name: Option<String>,
     subject: String,
     sha256: [u8; 32],
-    spki_sha256: [u8; 32],
+    /// Where the SubjectPublicKeyInfo TLV sits in `der`; its hash is computed when asked for,
+    /// not on every verification.
+    spki: (usize, usize),
     key: KeyAlgorithm,
     not_before: UnixTime,
     not_after: UnixTime,
@@ -47,8 +49,9 @@ impl VerifiedRoot {
         &self.sha256
     }
     /// SHA-256 of the SubjectPublicKeyInfo.
-    pub fn spki_sha256(&self) -> &[u8; 32] {
-        &self.spki_sha256
+    pub fn spki_sha256(&self) -> [u8; 32] {
+        let (off, len) = self.spki;
+        Sha256::digest(&self.der.as_ref()[off..off + len]).into()
     }
     /// The key.
     pub fn key(&self) -> KeyAlgorithm {
@@ -123,7 +126,6 @@ pub(crate) fn check_roots(
             Refusal::NameConstraints => BundleError::NameConstraints { sha256: sha },
             Refusal::UnsupportedKey => BundleError::UnsupportedKey { sha256: sha },
         })?;
-        let spki_sha256: [u8; 32] = Sha256::digest(facts.spki).into();
         // One key, one root.
         if let Some(other) = keys.insert(crate::anchor::key_identity(&facts), sha) {
             return Err(BundleError::DuplicateKey { sha256: sha, other });
@@ -141,7 +143,7 @@ pub(crate) fn check_roots(
             name: r.name.clone(),
             subject,
             sha256: r.sha256,
-            spki_sha256,
+            spki: facts.spki_range,
             key,
             not_before: secs(facts.not_before),
             not_after: secs(facts.not_after),

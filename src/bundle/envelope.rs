@@ -131,7 +131,7 @@ impl Bundle {
     ///
     /// As [`verify`] would for a malformed payload.
     pub fn payload_unverified(&self, limits: &Limits) -> Result<Payload, BundleError> {
-        Payload::from_json(&self.payload, limits)
+        Payload::from_json(&self.payload, limits, &[])
     }
 
     /// The certificates carried (unverified DER).

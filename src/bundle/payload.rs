@@ -89,7 +89,13 @@ fn parse_sha256_hex(text: &str) -> Result<[u8; 32], BundleError> {
 }
 
 impl Payload {
-    pub(super) fn from_json(bytes: &[u8], limits: &Limits) -> Result<Self, BundleError> {
+    /// Parses and checks a payload. `known` are keys the caller has already checked (the
+    /// device's current signers), reused when the payload lists them.
+    pub(super) fn from_json(
+        bytes: &[u8],
+        limits: &Limits,
+        known: &[PublicKey],
+    ) -> Result<Self, BundleError> {
         // The schema number is read first, so that a newer schema is reported as such rather
         // than as an unknown field.
         #[derive(Serialize, Deserialize)]
@@ -135,8 +141,12 @@ impl Payload {
             w.signers.keys.len(),
         )?;
         // Key checks (curve, canonical encoding, small order) and the threshold range.
-        let signers =
-            SignerSet::from_base64(&w.signers.keys, w.signers.threshold, limits.max_signer_keys)?;
+        let signers = SignerSet::from_base64_known(
+            &w.signers.keys,
+            w.signers.threshold,
+            limits.max_signer_keys,
+            known,
+        )?;
         Ok(Self {
             fleet: w.fleet,
             version: w.version,

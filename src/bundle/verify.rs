@@ -223,7 +223,7 @@ fn verify_steps(
     report(Rule::CurrentSignatures, Outcome::Passed);
 
     // 4. Only now parse the payload.
-    let payload = Payload::from_json(&bundle.payload, &policy.limits)?;
+    let payload = Payload::from_json(&bundle.payload, &policy.limits, state.signers.keys())?;
     let payload_sha256: [u8; 32] = Sha256::digest(&bundle.payload).into();
     report(Rule::Payload, Outcome::Passed);
 
@@ -463,7 +463,7 @@ pub(crate) fn verify_committed(
 ) -> Result<VerifiedBundle, BundleError> {
     let bundle = Bundle::from_bytes(bytes, limits)?;
     check_type(&bundle)?;
-    let payload = Payload::from_json(&bundle.payload, limits)?;
+    let payload = Payload::from_json(&bundle.payload, limits, &[])?;
     authenticate(&bundle, &payload.signers, SignerRole::New)?;
     check_fleet(&payload, fleet)?;
     let roots = check_roots(&payload, &bundle.certificates, accepted_at)?;

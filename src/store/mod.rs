@@ -68,6 +68,7 @@ use serde::Serialize;
 mod error;
 mod health;
 mod lock;
+mod note;
 mod open;
 mod records;
 mod status;
@@ -78,8 +79,9 @@ mod update;
 
 pub use error::StoreError;
 pub use health::{HealthCheck, HealthCheckError};
+pub use note::{Note, NoteKind};
 pub use records::DiscardCause;
-pub use status::{Deadline, DiscardedBundle, RemovalStatus, RootStatus, StagedStatus, Status};
+pub use status::{DiscardedBundle, RemovalStatus, RootStatus, StagedStatus, Status};
 pub use storage::{DirStorage, Entry, EntryKind, Storage};
 #[cfg(feature = "rustls")]
 pub use tls_check::{TlsHandshakeCheck, DEFAULT_HANDSHAKE_TIMEOUT};
@@ -256,7 +258,7 @@ pub struct TrustStore<S: Storage = DirStorage> {
     floors: TrustState,
     active: Option<Committed>,
     source: ActiveSource,
-    notes: Vec<String>,
+    notes: Vec<Note>,
     /// The highest generation backed by a verified bundle: the next commit's is one more.
     max_generation: u64,
     staged: Option<StagedRecord>,
@@ -289,9 +291,12 @@ impl TrustStore<DirStorage> {
             Ok(Some(f)) => f,
             Err(e) if is_read_only_fs(&e) => {
                 let mut store = Self::open_read_only(dir, config)?;
-                store.notes.push(std::format!(
-                    "{}: read-only file system ({e}); serving the committed roots, refusing updates",
-                    dir.display()
+                store.notes.push(Note::new(
+                    dir.display().to_string(),
+                    NoteKind::ReadOnlyFileSystem,
+                    std::format!(
+                        "read-only file system ({e}); serving the committed roots, refusing updates"
+                    ),
                 ));
                 return Ok(store);
             }
@@ -355,7 +360,11 @@ impl TrustStore<DirStorage> {
         let snapshot = match open_lock_file(dir, SNAPSHOT_FILE, false) {
             Ok(f) => f,
             Err(e) => {
-                hostile = Some(std::format!("{SNAPSHOT_FILE}: {e}; read without it"));
+                hostile = Some(Note::new(
+                    SNAPSHOT_FILE,
+                    NoteKind::SnapshotLockUnusable,
+                    std::format!("{e}; read without it"),
+                ));
                 None
             }
         };
@@ -454,7 +463,7 @@ impl<S: Storage> TrustStore<S> {
     }
 
     /// What open found wrong (corrupt files, failed re-verification), for the fleet backend.
-    pub fn notes(&self) -> &[String] {
+    pub fn notes(&self) -> &[Note] {
         &self.notes
     }
 

@@ -31,10 +31,14 @@ impl<S: Storage> TrustStore<S> {
             let debris = e.name.ends_with(TMP_SUFFIX);
             let hostile = e.kind != EntryKind::File && is_store_name(&e.name);
             if hostile && e.name != LOCK_FILE && e.name != SNAPSHOT_FILE {
-                self.notes.push(std::format!(
-                    "{}: not a regular file; {}",
-                    e.name,
-                    if can_write { "removed" } else { "ignored" }
+                self.notes.push(Note::new(
+                    &e.name,
+                    NoteKind::NotARegularFile,
+                    if can_write {
+                        "not a regular file; removed"
+                    } else {
+                        "not a regular file; ignored"
+                    },
                 ));
             }
             if (debris || hostile) && can_write && e.name != LOCK_FILE && e.name != SNAPSHOT_FILE {
@@ -56,7 +60,7 @@ impl<S: Storage> TrustStore<S> {
         for &n in &gens {
             match Self::load_generation(&self.storage, &self.config, n) {
                 Ok(c) => valid.push(c),
-                Err(why) => self.notes.push(std::format!("{}: {why}", gen_file(n))),
+                Err(note) => self.notes.push(note),
             }
         }
         self.max_generation = valid.first().map_or(0, |(c, _)| c.generation);
@@ -64,10 +68,14 @@ impl<S: Storage> TrustStore<S> {
         // 3. Floors: the highest of every source, so one lost or corrupt file cannot lower them.
         match read_sealed::<FloorRecord>(&self.storage, FLOOR_FILE) {
             Ok(Some(rec)) if rec.fleet != self.config.fleet => {
-                self.notes.push(std::format!(
-                    "{FLOOR_FILE}: for fleet {:?}, not {:?}; ignored",
-                    rec.fleet,
-                    self.config.fleet
+                self.notes.push(Note::new(
+                    FLOOR_FILE,
+                    NoteKind::OtherFleet,
+                    std::format!(
+                        "for fleet {:?}, not {:?}; ignored",
+                        rec.fleet,
+                        self.config.fleet
+                    ),
                 ));
             }
             Ok(Some(rec)) => match SignerSet::from_base64(
@@ -85,7 +93,9 @@ impl<S: Storage> TrustStore<S> {
                         at(rec.time_floor),
                     );
                 }
-                Err(e) => self.notes.push(std::format!("{FLOOR_FILE}: {e}")),
+                Err(e) => self
+                    .notes
+                    .push(Note::new(FLOOR_FILE, NoteKind::Corrupt, e.to_string())),
             },
             Ok(None) => {}
             Err(why) => self.notes.push(why),
@@ -168,8 +178,11 @@ impl<S: Storage> TrustStore<S> {
             } else {
                 std::format!("superseded by committed version {}", self.floors.version)
             };
-            self.notes
-                .push(std::format!("{STAGED_FILE}: {why}; cleared"));
+            self.notes.push(Note::new(
+                STAGED_FILE,
+                NoteKind::StagedCleared,
+                std::format!("{why}; cleared"),
+            ));
             self.drop_staged_file();
             return Ok(());
         }
@@ -178,10 +191,10 @@ impl<S: Storage> TrustStore<S> {
             .iter()
             .find(|d| d.payload_sha256 == rec.payload_sha256)
         {
-            self.notes.push(std::format!(
-                "{STAGED_FILE}: version {} was discarded ({})",
-                d.version,
-                d.reason
+            self.notes.push(Note::new(
+                STAGED_FILE,
+                NoteKind::StagedDiscarded,
+                std::format!("version {} was discarded ({})", d.version, d.reason),
             ));
             self.drop_staged_file();
             return Ok(());
@@ -213,19 +226,32 @@ impl<S: Storage> TrustStore<S> {
         storage: &S,
         config: &StoreConfig,
         n: u64,
-    ) -> Result<(Committed, u64), String> {
-        let rec: GenerationRecord = read_sealed(storage, &gen_file(n))?.ok_or("missing")?;
+    ) -> Result<(Committed, u64), Note> {
+        let file = gen_file(n);
+        let corrupt = |detail: String| Note::new(&file, NoteKind::Corrupt, detail);
+        let rec: GenerationRecord =
+            read_sealed(storage, &file)?.ok_or_else(|| corrupt("missing".into()))?;
         if rec.format != FORMAT || rec.generation != n {
-            return Err("record does not match its file name or format".into());
+            return Err(corrupt(
+                "record does not match its file name or format".into(),
+            ));
         }
-        let bytes = B64.decode(&rec.bundle).map_err(|e| e.to_string())?;
+        let bytes = B64
+            .decode(&rec.bundle)
+            .map_err(|e| corrupt(e.to_string()))?;
         let bundle = verify_committed(
             &bytes,
             &config.fleet,
             at(rec.accepted_at),
             &config.policy.limits,
         )
-        .map_err(|e| std::format!("re-verification failed: {e}"))?;
+        .map_err(|e| {
+            Note::new(
+                &file,
+                NoteKind::FailedReverification,
+                std::format!("re-verification failed: {e}"),
+            )
+        })?;
         Ok((
             Committed {
                 generation: n,

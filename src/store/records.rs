@@ -2,11 +2,12 @@
 //! here (`read_sealed`, `write_sealed`), and the names the store owns.
 
 use std::borrow::ToOwned;
-use std::string::String;
+use std::string::{String, ToString};
 use std::vec::Vec;
 
 use serde::{Deserialize, Serialize};
 
+use super::note::{Note, NoteKind};
 use super::{
     io_err, Storage, StoreError, ATTEMPTS_FILE, DISCARDED_FILE, FLOOR_FILE, LOCK_FILE,
     MAX_STATE_FILE_BYTES, SNAPSHOT_FILE, STAGED_FILE,
@@ -104,18 +105,23 @@ json_object!(
 pub(super) fn read_sealed<T: for<'de> Deserialize<'de>>(
     s: &dyn Storage,
     name: &str,
-) -> Result<Option<T>, String> {
+) -> Result<Option<T>, Note> {
     let Some(bytes) = s
         .read(name, MAX_STATE_FILE_BYTES)
-        .map_err(|e| std::format!("{name}: {e}"))?
+        .map_err(|e| Note::new(name, NoteKind::Unreadable, e.to_string()))?
     else {
         return Ok(None);
     };
-    let body = unseal(&bytes)
-        .ok_or_else(|| std::format!("{name}: checksum mismatch (corrupt or torn)"))?;
+    let body = unseal(&bytes).ok_or_else(|| {
+        Note::new(
+            name,
+            NoteKind::Corrupt,
+            "checksum mismatch (corrupt or torn)",
+        )
+    })?;
     serde_json::from_slice(body)
         .map(Some)
-        .map_err(|e| std::format!("{name}: {e}"))
+        .map_err(|e| Note::new(name, NoteKind::Corrupt, e.to_string()))
 }
 
 pub(super) fn write_sealed<T: Serialize>(

@@ -16,7 +16,6 @@ use crate::timefmt::format_rfc3339;
 impl<S: Storage> TrustStore<S> {
     /// The store's status at `now`, for the fleet backend (serializable).
     pub fn status(&self, now: UnixTime) -> Status {
-        let days = |t: UnixTime| (t.as_secs() as i64 - now.as_secs() as i64).div_euclid(86_400);
         let roots: Vec<RootStatus> = match &self.active {
             Some(c) => c
                 .bundle
@@ -27,7 +26,7 @@ impl<S: Storage> TrustStore<S> {
                         r.name().unwrap_or(r.subject()),
                         r.subject(),
                         r.sha256(),
-                        r.spki_sha256(),
+                        &r.spki_sha256(),
                         r.key(),
                         r.not_after(),
                         now,
@@ -51,19 +50,9 @@ impl<S: Storage> TrustStore<S> {
         };
         let earliest_deadline = roots
             .iter()
-            .map(|r| match &r.root_program_removal {
-                Some(rm) if rm.date_secs < r.not_after_secs => {
-                    (rm.date_secs, r.name.clone(), "loses root-program trust")
-                }
-                _ => (r.not_after_secs, r.name.clone(), "expires"),
-            })
-            .min()
-            .map(|(t, root, what)| Deadline {
-                root,
-                what: what.into(),
-                at: format_rfc3339(at(t)),
-                days_left: days(at(t)),
-            });
+            .map(|r| crate::Deadline::of(r.name.clone(), r.sha256_bytes, at(r.not_after_secs)))
+            .min_by_key(|d| (d.at, d.sha256));
+        let days_to_earliest_deadline = earliest_deadline.as_ref().map(|d| d.days_left(now));
         let bundle = self.active.as_ref().map(|c| &c.bundle);
         Status {
             source: self.source,
@@ -71,6 +60,7 @@ impl<S: Storage> TrustStore<S> {
             floor_version: self.floors.version,
             roots,
             earliest_deadline,
+            days_to_earliest_deadline,
             bundle_expires_at: bundle.map(|b| format_rfc3339(b.payload().expires_at)),
             stale_bundle: bundle
                 .is_some_and(|b| b.payload().expires_at <= now.max(self.floors.time_floor)),
@@ -103,7 +93,9 @@ pub struct Status {
     /// Every active root.
     pub roots: Vec<RootStatus>,
     /// The first root to expire or lose root-program trust.
-    pub earliest_deadline: Option<Deadline>,
+    pub earliest_deadline: Option<crate::Deadline<String>>,
+    /// Whole days from the status's `now` to `earliest_deadline` (negative once past).
+    pub days_to_earliest_deadline: Option<i64>,
     /// The active bundle's `expires_at`.
     pub bundle_expires_at: Option<String>,
     /// The active bundle has expired: it keeps working, but the fleet is overdue for one.
@@ -121,7 +113,7 @@ pub struct Status {
     /// Bundles discarded for good, oldest first.
     pub discarded: Vec<DiscardedBundle>,
     /// What open found wrong.
-    pub notes: Vec<String>,
+    pub notes: Vec<super::Note>,
 }
 
 /// One active root in a [`Status`].
@@ -146,6 +138,8 @@ pub struct RootStatus {
     pub root_program_removal: Option<RemovalStatus>,
     #[serde(skip)]
     not_after_secs: u64,
+    #[serde(skip)]
+    sha256_bytes: [u8; 32],
 }
 
 /// A root-program removal in a [`Status`].
@@ -160,8 +154,6 @@ pub struct RemovalStatus {
     pub basis: String,
     /// Whole days until then (negative when past).
     pub days_left: i64,
-    #[serde(skip)]
-    date_secs: u64,
 }
 
 impl RootStatus {
@@ -174,7 +166,7 @@ impl RootStatus {
         not_after: UnixTime,
         now: UnixTime,
     ) -> Self {
-        let days = |t: UnixTime| (t.as_secs() as i64 - now.as_secs() as i64).div_euclid(86_400);
+        let days = |t: UnixTime| crate::roots::days_until(now, t);
         Self {
             name: name.to_owned(),
             subject: subject.to_owned(),
@@ -191,25 +183,11 @@ impl RootStatus {
                     _ => "projected".into(),
                 },
                 days_left: days(r.date),
-                date_secs: r.date.as_secs(),
             }),
             not_after_secs: not_after.as_secs(),
+            sha256_bytes: *sha256,
         }
     }
-}
-
-/// The first deadline among the active roots.
-#[derive(Clone, Debug, Serialize)]
-#[non_exhaustive]
-pub struct Deadline {
-    /// The root.
-    pub root: String,
-    /// "expires" or "loses root-program trust".
-    pub what: String,
-    /// When, RFC 3339.
-    pub at: String,
-    /// Whole days left (negative when past).
-    pub days_left: i64,
 }
 
 /// A bundle the store discarded for good, and why: enough for an operator to decide, and to

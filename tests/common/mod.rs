@@ -1,5 +1,23 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests: the one helper tree. Each test binary declares
+//! `mod common;` and names what it uses (`common::bundles::*`); the submodules that need a
+//! feature exist only when it is on.
 #![allow(dead_code)]
+
+#[cfg(all(
+    feature = "signing",
+    feature = "amazon-root-ca-1",
+    feature = "amazon-root-ca-2",
+    feature = "amazon-root-ca-3"
+))]
+pub(crate) mod attack_gen;
+#[cfg(feature = "signing")]
+pub(crate) mod bundles;
+#[cfg(feature = "client")]
+pub(crate) mod mosquitto;
+#[cfg(all(feature = "store", feature = "signing"))]
+pub(crate) mod release;
+#[cfg(feature = "store")]
+pub(crate) mod simfs;
 
 use std::path::{Path, PathBuf};
 

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use aws_iot_roots::store::TrustStore;
 
 use crate::table::{use_colour, Column, Table, Tone};
-use crate::time_arg::now_or_clock;
+use crate::time_arg::{now_or_clock, rfc3339};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -29,7 +29,7 @@ pub(crate) fn run(a: &Args) -> anyhow::Result<ExitCode> {
         let mut json = serde_json::to_value(&s)?;
         if let Some(obj) = json.as_object_mut() {
             obj.insert("schema".into(), 1.into());
-            obj.insert("now".into(), crate::time_arg::rfc3339(now).into());
+            obj.insert("now".into(), rfc3339(now).into());
             obj.insert("fleet".into(), floors.fleet.clone().into());
             obj.insert(
                 "payload_sha256".into(),
@@ -75,14 +75,13 @@ pub(crate) fn run(a: &Args) -> anyhow::Result<ExitCode> {
             st.version, st.attempts, st.passed
         );
     }
-    if let Some(d) = &s.earliest_deadline {
+    if let (Some(d), Some(days)) = (&s.earliest_deadline, s.days_to_earliest_deadline) {
         // Two lines: the longest root name alone takes 50 of the 80 columns.
         println!("next deadline: {}", d.root);
         println!(
-            "               {} on {} ({} days)",
-            d.what,
-            &d.at[..10],
-            d.days_left
+            "               {} on {} ({days} days)",
+            d.kind.describe(),
+            &rfc3339(d.at)[..10],
         );
     }
     for d in &s.discarded {

@@ -2,11 +2,12 @@
 #![allow(dead_code, unreachable_pub)]
 
 use aws_iot_roots::bundle::{BundleBuilder, Limits, SignerSet};
+pub use aws_iot_roots::store::NoteKind;
 use aws_iot_roots::store::{HealthCheckError, Storage, StoreConfig, TrustStore};
 use rustls_pki_types::TrustAnchor;
 use sha2::Digest as _;
 
-use crate::support::{at, root_der, Keys, CLOCK, EXPIRES, FLEET, ISSUED};
+use crate::common::bundles::{at, root_der, Keys, CLOCK, EXPIRES, FLEET, ISSUED};
 
 /// A fleet's release side: 2-of-3 keys, bundles at any version over any roots.
 pub struct Release {
@@ -47,10 +48,14 @@ pub fn now() -> rustls_pki_types::UnixTime {
 pub const V1: &[&str] = &["Amazon Root CA 1", "Amazon Root CA 3"];
 pub const V2: &[&str] = &["Amazon Root CA 3"];
 
-pub fn assert_note(store: &TrustStore<impl Storage>, needle: &str) {
+/// A note of `kind` whose text ("file: detail") contains `needle`.
+pub fn assert_note(store: &TrustStore<impl Storage>, kind: NoteKind, needle: &str) {
     assert!(
-        store.notes().iter().any(|n| n.contains(needle)),
-        "no note with {needle:?}: {:?}",
+        store
+            .notes()
+            .iter()
+            .any(|n| n.kind == kind && n.to_string().contains(needle)),
+        "no {kind:?} note with {needle:?}: {:?}",
         store.notes()
     );
 }
@@ -65,7 +70,7 @@ pub fn read_record(path: &std::path::Path) -> serde_json::Value {
 /// and an attacker with write access can.
 pub fn write_record(path: &std::path::Path, rec: &serde_json::Value) {
     let body = serde_json::to_vec(rec).expect("json");
-    let mut sealed = crate::support::hex(&sha2::Sha256::digest(&body)).into_bytes();
+    let mut sealed = crate::common::bundles::hex(&sha2::Sha256::digest(&body)).into_bytes();
     sealed.push(b'\n');
     sealed.extend_from_slice(&body);
     std::fs::write(path, sealed).expect("write");

@@ -11,7 +11,7 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::support::{
+use crate::common::bundles::{
     by, file, file_with, hex, payload, payload_as_array, root_der, sha, Sig, CLOCK, EXPIRES, FLEET,
     FLOOR, ISSUED,
 };
@@ -511,8 +511,9 @@ pub fn cases(keys: Vec<SigningKey>, testdata: &Path) -> Vec<Case> {
 
     // Issue 11: identity is one signer, one key, one encoding; objects are objects.
     let mut p = c.payload(2);
-    p["signers"]["keys"][1] =
-        json!(B64.encode(crate::support::torsioned_twin(&c.keys[0].public_key())));
+    p["signers"]["keys"][1] = json!(B64.encode(crate::common::bundles::torsioned_twin(
+        &c.keys[0].public_key()
+    )));
     out.push(case("torsioned-twin-key", "The next signer set holds k1 and k1 + T (T of order 8): one secret signs for both, so it would cast two votes.", c.state(1), CLOCK, refused("payload", "torsion"), file(&p, &c.two(), &amazon())));
     let mut p = c.payload(2);
     p["signers"]["keys"][2] = p["signers"]["keys"][0].clone();

@@ -1,0 +1,64 @@
+//! The heap a device needs to verify a bundle: the peak of live heap bytes during one
+//! `bundle::verify` of a 6-root, 1-signature bundle (the compiled-in roots, and Starfield
+//! Class 2 with `--all-features`), measured with dhat's counting global allocator.
+//!
+//! `cargo run --release --example verify_heap --features signing,starfield-class-2`
+//! (BENCHMARKS.md). Prints one line per figure, and exits non-zero above the 64 KiB goal
+//! (issue 15), so CI notices a regression without a timed assertion.
+
+use core::time::Duration;
+
+use aws_iot_roots::bundle::{verify, BundleBuilder, Policy, SignerSet, SigningKey, TrustState};
+use rustls_pki_types::UnixTime;
+
+#[global_allocator]
+static ALLOC: dhat::Alloc = dhat::Alloc;
+
+/// The goal the issue set for a device: 64 KiB of heap at the peak of a verification.
+const HEAP_GOAL_BYTES: usize = 64 * 1024;
+
+fn at(secs: u64) -> UnixTime {
+    UnixTime::since_unix_epoch(Duration::from_secs(secs))
+}
+
+fn main() {
+    let key = SigningKey::generate();
+    let signers = SignerSet::new(vec![key.public_key()], 1).expect("signer set");
+    let mut builder = BundleBuilder::new(
+        "heap",
+        2,
+        at(1_798_761_600),
+        at(1_830_297_600),
+        signers.clone(),
+    );
+    for root in aws_iot_roots::ROOTS {
+        builder = builder.root(root.der.clone(), Some(root.name.into()));
+    }
+    let mut bundle = builder
+        .build(&Policy::default().limits)
+        .expect("a bundle of the compiled-in roots");
+    bundle.sign(&key);
+    let bytes = bundle.to_bytes();
+    let mut state = TrustState::initial("heap", signers);
+    state.version = 1;
+    state.time_floor = at(1_798_000_000);
+    let policy = Policy::default();
+
+    // Only what verify allocates counts: the input bytes and state exist before it starts.
+    let profiler = dhat::Profiler::builder().testing().build();
+    let verdict = verify(&bytes, &state, at(1_798_848_000), &policy).expect("valid bundle");
+    let during = dhat::HeapStats::get();
+    drop(verdict);
+    drop(profiler);
+
+    println!("roots: {}", aws_iot_roots::ROOTS.len());
+    println!("bundle file: {} bytes", bytes.len());
+    println!("heap peak during verify: {} bytes", during.max_bytes);
+    println!("heap blocks at the peak: {}", during.max_blocks);
+    println!("allocations: {}", during.total_blocks);
+    println!("kept by the verdict: {} bytes", during.curr_bytes);
+    if during.max_bytes > HEAP_GOAL_BYTES {
+        eprintln!("above the goal of {HEAP_GOAL_BYTES} bytes");
+        std::process::exit(1);
+    }
+}
