@@ -30,6 +30,15 @@ cargo clippy --locked -p aws-iot-roots --all-targets --features bundle -- -D war
 cargo clippy --locked -p aws-iot-roots --all-targets --features store -- -D warnings
 cargo clippy --locked -p aws-iot-roots --all-targets --features client -- -D warnings
 
+step "MSRV: the workspace checks with the rust-version Cargo.toml declares"
+msrv=$(sed -n 's/^rust-version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
+if ! rustup toolchain list | grep -q "^$msrv-"; then
+    echo "installing Rust $msrv (minimal profile)"
+    rustup toolchain install "$msrv" --profile minimal
+fi
+# A separate target directory: the MSRV build must not evict the main one's artifacts.
+CARGO_TARGET_DIR=target/msrv cargo "+$msrv" check --locked --workspace --all-features
+
 step "docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --locked --workspace --no-deps --all-features
 

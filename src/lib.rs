@@ -40,7 +40,7 @@
 //! | `std` | yes | the standard library; off, the tables work in `no_std` without `alloc` |
 //! | `alloc` | with `std` | heap allocation |
 //! | `rustls` | no | [`root_cert_store`] for rustls 0.23 (no crypto provider chosen) |
-//! | `bundle` | no | [`bundle::verify`]: signed root bundles, for devices (needs `std`) |
+//! | `bundle` | no | [`bundle::verify`]: signed root bundles, for devices (`no_std` + `alloc`) |
 //! | `client` | no | [`client::client_config`]: rustls config with AWS IoT ALPN rules, endpoint checks, UnknownIssuer diagnostics |
 //! | `rumqttc` | no | [`client`] plus rumqttc options (no crypto provider forced) |
 //! | `store` | no | [`store::TrustStore`]: crash-safe stage → health check → commit, for fleet agents |
