@@ -17,7 +17,7 @@ use super::payload::Payload;
 use super::wire::{b64_bounded, malformed, too_large, BundleWire};
 
 /// A parsed but **unverified** bundle file. Nothing here is trusted: use it to sign, attach
-/// signatures and inspect; a device calls [`verify`] instead.
+/// signatures and inspect; a device calls [`verify`](super::verify()) instead.
 #[derive(Clone, Debug)]
 pub struct Bundle {
     pub(super) payload_type: String,
@@ -129,7 +129,7 @@ impl Bundle {
     ///
     /// # Errors
     ///
-    /// As [`verify`] would for a malformed payload.
+    /// As [`verify`](super::verify()) would for a malformed payload.
     pub fn payload_unverified(&self, limits: &Limits) -> Result<Payload, BundleError> {
         Payload::from_json(&self.payload, limits, &[])
     }
@@ -167,7 +167,7 @@ impl Bundle {
     }
 
     /// What each signature entry proves against `candidates`, in envelope order: for review
-    /// tools (`iot-roots bundle signatures`), never for deciding what to trust ([`verify`]
+    /// tools (`iot-roots bundle signatures`), never for deciding what to trust ([`verify`](super::verify())
     /// counts distinct keys; this reports entries). A signature whose `keyid` names a
     /// candidate but does not verify under it says the payload changed after signing, or the
     /// key id is wrong.
