@@ -54,9 +54,9 @@ if ! rustup target list --installed | grep -qx "$bare"; then
     echo "installing the $bare standard library (core and alloc only)"
     rustup target add "$bare"
 fi
-cargo build --locked -p aws-iot-roots --no-default-features --features bundle,amazon-root-ca-3 \
+cargo build --locked -p aws-iot-roots --no-default-features --features bundle,jobs,amazon-root-ca-3 \
     --target "$bare"
-cargo clippy --locked -p aws-iot-roots --lib --no-default-features --features bundle \
+cargo clippy --locked -p aws-iot-roots --lib --no-default-features --features bundle,jobs \
     --target "$bare" -- -D warnings
 
 step "tests: whole workspace, all features"

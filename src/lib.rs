@@ -43,6 +43,7 @@
 //! | `bundle` | no | [`bundle::verify`]: signed root bundles, for devices (`no_std` + `alloc`) |
 //! | `client` | no | [`client::client_config`]: rustls config with AWS IoT ALPN rules, endpoint checks, UnknownIssuer diagnostics |
 //! | `rumqttc` | no | [`client`] plus rumqttc options (no crypto provider forced) |
+//! | `jobs` | no | [`jobs::JobsClient`]: the AWS IoT Jobs protocol for root updates, sans-IO (`no_std` + `alloc`) |
 //! | `store` | no | [`store::TrustStore`]: crash-safe stage → health check → commit, for fleet agents |
 //! | `signing` | no | [`bundle::BundleBuilder`], [`bundle::SigningKey`]: release tooling; devices only verify |
 //!
@@ -87,6 +88,8 @@ mod key;
 pub mod bundle;
 #[cfg(feature = "client")]
 pub mod client;
+#[cfg(feature = "jobs")]
+pub mod jobs;
 #[cfg(feature = "bundle")]
 mod json;
 mod roots;
