@@ -1,19 +1,24 @@
 //! A fleet agent: takes signed root bundles from AWS IoT Jobs and applies them safely.
 //!
-//! 1. Subscribes to `$aws/things/<thing>/jobs/notify-next`.
-//! 2. Takes a job document `{"operation": "aws-iot-roots.update", "bundle": "<base64>"}`.
-//! 3. Stages the bundle, health-checks it with a TLS handshake to the endpoint trusting only
-//!    the staged roots, and commits it.
-//! 4. Reports `SUCCEEDED` or `FAILED`, with `statusDetails`, on
-//!    `$aws/things/<thing>/jobs/<jobId>/update`.
+//! The Jobs protocol is `aws_iot_roots::jobs::JobsClient` (sans-IO); this example is its
+//! transport (rumqttc) and its store:
 //!
-//! The rollout runs on AWS IoT Jobs; see docs/aws-iot-jobs.md for creating the job. Run:
+//! 1. On every connect: subscribes to the client's topics (QoS 1, persistent session) and
+//!    asks for the next job (`start-next`, which marks it IN_PROGRESS).
+//! 2. Applies the job's bundle through `TrustStore`: stage (full verification against the
+//!    device's floors), a TLS handshake to the endpoint trusting only the staged roots,
+//!    commit.
+//! 3. Reports SUCCEEDED, FAILED or REJECTED with `statusDetails` and `expectedVersion`.
+//! 4. Survives the broker: a lost connection is retried with exponential backoff and jitter,
+//!    and the job in hand resumes (the store decides what applying it again means).
+//!
+//! The rollout runs on AWS IoT Jobs; see docs/aws-iot-jobs.md. Run:
 //!
 //! ```sh
-//! IOT_ENDPOINT=abc123-ats.iot.eu-central-1.amazonaws.com THING_NAME=device-1 \
+//! IOT_ENDPOINT=abc123-ats.iot.eu-central-1.amazonaws.com:8883 THING_NAME=device-1 \
 //! CERT=device.pem.crt KEY=private.pem.key STATE_DIR=/var/lib/iot-roots \
 //! FLEET=acme-prod SIGNERS=set.json \
-//! cargo run --example fleet_agent --features rumqttc,store
+//! cargo run --example fleet_agent --features rumqttc,store,jobs
 //! ```
 //!
 //! `EXTRA_CA=ca.pem` adds the application's own anchors (a custom domain's private CA), kept
@@ -21,21 +26,25 @@
 //!
 //! The application picks the crypto provider (ring here); the library never does.
 
+use std::collections::hash_map::RandomState;
 use std::error::Error;
+use std::hash::BuildHasher as _;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_iot_roots::client::{client_config, mqtt_options, ClientAuth, Endpoint, Protocol};
+use aws_iot_roots::jobs::{self, ApplyOutcome, FailureReason, JobStatus, JobsClient};
 use aws_iot_roots::store::{StageOutcome, StoreConfig, StoreError, TlsHandshakeCheck, TrustStore};
-use base64::Engine as _;
 use rumqttc::{Client, Event, Packet, QoS};
 use rustls::crypto::CryptoProvider;
 use rustls_pki_types::{TrustAnchor, UnixTime};
-use serde_json::{json, Value};
 
-/// The job document's `operation` for a root update.
-pub(crate) const OPERATION: &str = "aws-iot-roots.update";
+/// The first wait after a lost connection; it doubles up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+/// The longest wait between reconnects: a fleet reconnecting after a broker outage spreads
+/// over this window (with jitter) instead of arriving at once.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 /// What the agent needs.
 pub(crate) struct Agent {
@@ -50,22 +59,15 @@ pub(crate) struct Agent {
     /// Where the health check handshakes (by default the endpoint itself).
     pub(crate) health_target: Endpoint,
     pub(crate) clock: fn() -> UnixTime,
+    /// Give up after this many consecutive failed connection attempts (`None`: never).
+    pub(crate) max_reconnects: Option<u32>,
 }
 
-/// What the agent reported for one job.
+/// One job the agent finished.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Report {
     pub(crate) job_id: String,
-    pub(crate) status: &'static str,
-    pub(crate) details: Value,
-}
-
-pub(crate) fn notify_next_topic(thing: &str) -> String {
-    format!("$aws/things/{thing}/jobs/notify-next")
-}
-
-pub(crate) fn update_topic(thing: &str, job_id: &str) -> String {
-    format!("$aws/things/{thing}/jobs/{job_id}/update")
+    pub(crate) status: JobStatus,
 }
 
 pub(crate) fn wall_clock() -> UnixTime {
@@ -76,78 +78,65 @@ pub(crate) fn wall_clock() -> UnixTime {
     )
 }
 
-/// The pending job in a notify-next message, if any: (job id, job document).
-fn pending_job(payload: &[u8]) -> Result<Option<(String, Value)>, String> {
-    let msg: Value =
-        serde_json::from_slice(payload).map_err(|e| format!("notify-next is not JSON: {e}"))?;
-    let Some(execution) = msg.get("execution") else {
-        return Ok(None); // no job pending
-    };
-    let id = execution["jobId"]
-        .as_str()
-        .ok_or("execution without jobId")?
-        .to_owned();
-    Ok(Some((id, execution["jobDocument"].clone())))
+/// Exponential backoff with full jitter: a random wait in [0, min(max, first * 2^n)].
+struct Backoff {
+    failures: u32,
+}
+
+impl Backoff {
+    fn next(&mut self) -> Duration {
+        let cap = FIRST_BACKOFF
+            .saturating_mul(1 << self.failures.min(16))
+            .min(MAX_BACKOFF);
+        self.failures += 1;
+        // RandomState is seeded from the OS per instance: jitter without a dependency.
+        let r = RandomState::new().hash_one(self.failures);
+        cap.mul_f64((r % 1_000) as f64 / 1_000.0)
+            .max(Duration::from_millis(100))
+    }
 }
 
 impl Agent {
-    fn handle(&self, store: &mut TrustStore, document: &Value) -> (&'static str, Value) {
-        let failed = |reason: String| ("FAILED", json!({ "reason": reason }));
-        if document["operation"] != OPERATION {
-            return failed(format!("unknown operation {}", document["operation"]));
-        }
-        let Some(b64) = document["bundle"].as_str() else {
-            return failed("job document has no bundle".into());
-        };
-        let bytes = match base64::engine::general_purpose::STANDARD.decode(b64) {
-            Ok(b) => b,
-            Err(e) => return failed(format!("bundle is not base64: {e}")),
-        };
+    /// Stage → health check → commit, one health-check attempt per job: a job is terminal,
+    /// so a bundle that failed its check is discarded rather than left staged.
+    fn apply(&self, store: &mut TrustStore, bytes: &[u8]) -> Result<StageOutcome, StoreError> {
         let now = (self.clock)();
-        match store.stage(&bytes, now) {
-            Ok(StageOutcome::Staged { .. }) => {}
-            Ok(StageOutcome::AlreadyActive { version }) => {
-                return (
-                    "SUCCEEDED",
-                    json!({ "version": version.to_string(), "note": "already active" }),
-                )
-            }
-            Ok(_) => return failed("unexpected stage outcome".into()),
-            Err(e) => return failed(e.to_string()),
+        let outcome = store.stage(bytes, now)?;
+        let StageOutcome::Staged { version } = outcome else {
+            return Ok(outcome);
         };
-        let check = TlsHandshakeCheck::new(
-            self.health_target.host(),
-            self.health_target.port(),
-            self.health_target.host(),
-            self.provider.clone(),
-        )
-        .map(|c| c.with_client_auth(self.client_auth.0.clone(), self.client_auth.1.clone_key()));
-        let mut check = match check {
-            Ok(c) => c,
-            Err(e) => return failed(format!("health check server name: {e}")),
-        };
+        let host = self.health_target.host();
+        let mut check =
+            TlsHandshakeCheck::new(host, self.health_target.port(), host, self.provider.clone())
+                .map_err(|e| StoreError::HealthCheckUnavailable {
+                    version,
+                    reason: format!("health check server name: {e}"),
+                })?
+                .with_client_auth(self.client_auth.0.clone(), self.client_auth.1.clone_key());
         if let Err(e) = store.health_check(&mut check, now) {
-            // One attempt per job: the job is terminal, so the bundle is not left staged.
             if let StoreError::HealthCheckFailed {
                 discarded: false, ..
             } = &e
             {
                 let _ = store.discard(&e.to_string());
             }
-            return failed(e.to_string());
+            return Err(e);
         }
-        match store.commit(now) {
-            Ok(c) => (
-                "SUCCEEDED",
-                json!({ "version": c.version.to_string(), "generation": c.generation.to_string() }),
-            ),
-            Err(e) => failed(e.to_string()),
-        }
+        store.commit(now)?;
+        Ok(outcome)
     }
 
-    /// Runs until `max_jobs` jobs were handled and reported (forever with `None`).
+    /// Runs until `max_jobs` jobs finished (forever with `None`).
     pub(crate) fn run(&self, max_jobs: Option<usize>) -> Result<Vec<Report>, Box<dyn Error>> {
-        let mut store = TrustStore::open(&self.store_dir, self.store_config.clone())?;
+        let mut store = match TrustStore::open(&self.store_dir, self.store_config.clone()) {
+            Err(StoreError::Busy { pid, .. }) => {
+                let who = pid.map_or("another agent".to_owned(), |p| {
+                    format!("another agent (pid {p})")
+                });
+                return Err(format!("{}: in use by {who}", self.store_dir.display()).into());
+            }
+            other => other?,
+        };
         for a in &self.extra_anchors {
             store.add_extra_anchor(a.clone());
         }
@@ -156,108 +145,147 @@ impl Agent {
             store.root_cert_store(),
             Protocol::Mqtt,
             8883,
-            Some(self.client_auth_clone()),
+            Some((self.client_auth.0.clone(), self.client_auth.1.clone_key())),
         )?;
         let mut options = mqtt_options(&self.endpoint, &self.thing, config);
         options.set_keep_alive(Duration::from_secs(30));
-        let (client, mut connection) = Client::new(options, 16);
-        let notify = notify_next_topic(&self.thing);
-        client.subscribe(&notify, QoS::AtLeastOnce)?;
+        // A persistent session: QoS 1 messages for this device wait at the broker while it
+        // is away (AWS IoT keeps them for an hour by default).
+        options.set_clean_session(false);
+        let (client, mut connection) = Client::new(options, 64);
+        let mut jobs = JobsClient::new(&self.thing)?;
+        let start = Instant::now();
+        let mono = || start.elapsed();
+        let mut backoff = Backoff { failures: 0 };
         let mut reports = Vec::new();
-        let mut unacked = 0usize;
-        for event in connection.iter() {
-            match event {
-                Ok(Event::Incoming(Packet::Publish(p))) if p.topic == notify => {
-                    let Some((job_id, document)) = pending_job(&p.payload)? else {
-                        continue;
-                    };
-                    if reports.iter().any(|r: &Report| r.job_id == job_id) {
-                        continue; // the same notification again
+        let mut done = false;
+        eprintln!(
+            "agent: connecting to {} as {}",
+            self.endpoint.host(),
+            self.thing
+        );
+        loop {
+            let wait = jobs
+                .poll_timeout()
+                .map_or(Duration::from_secs(1), |t| t.saturating_sub(mono()))
+                .clamp(Duration::from_millis(10), Duration::from_secs(1));
+            match connection.recv_timeout(wait) {
+                Err(_) => jobs.handle_timeout(mono()),
+                Ok(Ok(Event::Incoming(Packet::ConnAck(_)))) => {
+                    backoff.failures = 0;
+                    eprintln!("agent: connected; subscribing and asking for the next job");
+                    for topic in jobs.subscriptions() {
+                        client.subscribe(topic, QoS::AtLeastOnce)?;
                     }
-                    let (status, details) = self.handle(&mut store, &document);
-                    let body = json!({ "status": status, "statusDetails": details });
-                    client.publish(
-                        update_topic(&self.thing, &job_id),
-                        QoS::AtLeastOnce,
-                        false,
-                        serde_json::to_vec(&body)?,
-                    )?;
-                    unacked += 1;
-                    reports.push(Report {
-                        job_id,
-                        status,
-                        details,
-                    });
+                    jobs.on_connect(mono());
                 }
-                Ok(Event::Incoming(Packet::PubAck(_))) => {
-                    unacked = unacked.saturating_sub(1);
-                    if unacked == 0 && max_jobs.is_some_and(|m| reports.len() >= m) {
-                        client.disconnect()?;
+                Ok(Ok(Event::Incoming(Packet::Publish(p)))) => {
+                    if let Err(e) = jobs.handle_message(&p.topic, &p.payload, mono()) {
+                        eprintln!("agent: ignored a message: {e}");
                     }
                 }
-                Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => break,
-                Ok(_) => {}
-                Err(e) => {
-                    return Err(match diagnostics.unknown_issuer() {
-                        Some(d) => format!("{e}: {d}").into(),
-                        None => e.into(),
-                    })
+                Ok(Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect))) => break,
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    if let Some(d) = diagnostics.unknown_issuer() {
+                        return Err(format!("{e}: {d}").into());
+                    }
+                    if self.max_reconnects.is_some_and(|m| backoff.failures >= m) {
+                        return Err(
+                            format!("gave up after {} reconnects: {e}", backoff.failures).into(),
+                        );
+                    }
+                    let wait = backoff.next();
+                    eprintln!("agent: connection lost ({e}); reconnecting in {wait:.1?}");
+                    std::thread::sleep(wait);
                 }
+            }
+            while let Some(event) = jobs.poll_event() {
+                match event {
+                    jobs::Event::ApplyBundle { job_id, bundle } => {
+                        eprintln!("agent: job {job_id}: applying ({} bytes)", bundle.len());
+                        let result = self.apply(&mut store, &bundle);
+                        let outcome = ApplyOutcome::from_store(&result, &store);
+                        eprintln!("agent: job {job_id}: {outcome:?}");
+                        jobs.report(&job_id, outcome, mono())?;
+                    }
+                    jobs::Event::DownloadBundle { job_id, .. } => {
+                        let outcome = ApplyOutcome::Failed {
+                            reason: FailureReason::Download,
+                            detail: "this agent takes inline bundles only, not bundleUrl".into(),
+                        };
+                        jobs.report(&job_id, outcome, mono())?;
+                    }
+                    jobs::Event::JobFinished { job_id, status } => {
+                        eprintln!("agent: job {job_id}: {status:?}");
+                        reports.push(Report { job_id, status });
+                        done = max_jobs.is_some_and(|m| reports.len() >= m);
+                    }
+                    jobs::Event::JobCancelled { job_id } => {
+                        eprintln!("agent: job {job_id}: cancelled by the service");
+                    }
+                    jobs::Event::Idle => eprintln!("agent: waiting for a job"),
+                    other => eprintln!("agent: {other:?}"),
+                }
+            }
+            while let Some(p) = jobs.poll_publish() {
+                client.publish(p.topic, QoS::AtLeastOnce, false, p.payload)?;
+            }
+            if done {
+                client.disconnect()?;
+                done = false;
             }
         }
         Ok(reports)
-    }
-
-    fn client_auth_clone(&self) -> ClientAuth {
-        (self.client_auth.0.clone(), self.client_auth.1.clone_key())
     }
 }
 
 #[allow(dead_code)]
 fn main() -> Result<(), Box<dyn Error>> {
     use rustls_pki_types::pem::PemObject as _;
-    let env = |k: &str| std::env::var(k).map_err(|_| format!("set {k}"));
-    let endpoint = Endpoint::parse(&env("IOT_ENDPOINT")?)?;
+    let names = [
+        "IOT_ENDPOINT",
+        "THING_NAME",
+        "CERT",
+        "KEY",
+        "STATE_DIR",
+        "FLEET",
+        "SIGNERS",
+    ];
+    let missing: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|k| std::env::var(k).is_err())
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!("set {}", missing.join(", ")).into());
+    }
+    let env = |k: &str| std::env::var(k).unwrap_or_default();
+    let endpoint = Endpoint::parse(&env("IOT_ENDPOINT"))?;
     for w in endpoint.warnings() {
         eprintln!("warning: {w}");
     }
-    let chain = rustls_pki_types::CertificateDer::pem_file_iter(env("CERT")?)?
+    let chain = rustls_pki_types::CertificateDer::pem_file_iter(env("CERT"))?
         .collect::<Result<Vec<_>, _>>()?;
-    let key = rustls_pki_types::PrivateKeyDer::from_pem_file(env("KEY")?)?;
-    let signers: Value = serde_json::from_str(&std::fs::read_to_string(env("SIGNERS")?)?)?;
-    let keys = signers["keys"]
-        .as_array()
-        .ok_or("signer set without keys")?
-        .iter()
-        .map(|k| {
-            let raw =
-                base64::engine::general_purpose::STANDARD.decode(k.as_str().unwrap_or_default())?;
-            Ok(aws_iot_roots::bundle::PublicKey::from_bytes(&raw)?)
-        })
-        .collect::<Result<Vec<_>, Box<dyn Error>>>()?;
-    let threshold = signers["threshold"]
-        .as_u64()
-        .ok_or("signer set without threshold")? as u32;
+    let key = rustls_pki_types::PrivateKeyDer::from_pem_file(env("KEY"))?;
+    let signers = aws_iot_roots::bundle::SignerSet::from_json(&std::fs::read(env("SIGNERS"))?)
+        .map_err(|e| format!("{}: {e}", env("SIGNERS")))?;
     let extra_anchors = match std::env::var("EXTRA_CA") {
         Ok(path) => aws_iot_roots::client::anchors_from_pem(&std::fs::read(path)?)?,
         Err(_) => Vec::new(),
     };
     let agent = Agent {
-        thing: env("THING_NAME")?,
+        thing: env("THING_NAME"),
         health_target: endpoint.clone(),
         endpoint,
         provider: Arc::new(rustls::crypto::ring::default_provider()),
         client_auth: (chain, key),
-        store_dir: PathBuf::from(env("STATE_DIR")?),
-        store_config: StoreConfig::new(
-            env("FLEET")?,
-            aws_iot_roots::bundle::SignerSet::new(keys, threshold)?,
-        ),
+        store_dir: PathBuf::from(env("STATE_DIR")),
+        store_config: StoreConfig::new(env("FLEET"), signers),
         extra_anchors,
         clock: wall_clock,
+        max_reconnects: None,
     };
-    for r in agent.run(None)? {
-        println!("{} {} {}", r.job_id, r.status, r.details);
-    }
+    agent.run(None)?;
     Ok(())
 }

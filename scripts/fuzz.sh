@@ -8,7 +8,7 @@ command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 # cargo-fuzz passes -Z flags; the toolchain here is stable only.
 export RUSTC_BOOTSTRAP=1
 status=0
-for t in envelope payload verify store_open; do
+for t in envelope payload verify store_open jobs; do
     scratch=$(mktemp -d)
     cp -r "fuzz/corpus/$t/." "$scratch/"
     log=$(mktemp)

@@ -479,9 +479,20 @@ pub fn client_config(
     Ok((config, diagnostics))
 }
 
+/// AWS IoT Core's largest MQTT message: 128 KB of payload (the message broker's quota).
+pub const AWS_IOT_MAX_PAYLOAD_BYTES: usize = 128 * 1024;
+
+/// Room for the fixed header, the topic (up to 256 bytes) and properties around a payload.
+#[cfg(feature = "rumqttc")]
+const MQTT_PACKET_OVERHEAD_BYTES: usize = 1024;
+
 /// rumqttc options for `endpoint` over `config` (`TlsConfiguration::Rustls`: no crypto
 /// provider is forced; rumqttc's `Simple` TLS mode, which skips what it cannot parse, is
 /// avoided).
+///
+/// The packet size limits are AWS IoT Core's ([`AWS_IOT_MAX_PAYLOAD_BYTES`]), not rumqttc's
+/// default of 10 KB, which drops the connection on the first job document that carries a
+/// bundle.
 #[cfg(feature = "rumqttc")]
 pub fn mqtt_options(
     endpoint: &Endpoint,
@@ -492,5 +503,7 @@ pub fn mqtt_options(
     options.set_transport(rumqttc::Transport::tls_with_config(
         rumqttc::TlsConfiguration::Rustls(Arc::new(config)),
     ));
+    let max = AWS_IOT_MAX_PAYLOAD_BYTES + MQTT_PACKET_OVERHEAD_BYTES;
+    options.set_max_packet_size(max, max);
     options
 }

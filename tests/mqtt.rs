@@ -28,6 +28,7 @@ use aws_iot_roots::client::{
 use aws_iot_roots::store::{StoreConfig, TrustStore};
 use base64::Engine as _;
 use common::bundles::*;
+use common::jobs_service::JobsService;
 use common::mosquitto::{Mosquitto, Pki};
 use rumqttc::{Client, Connection, Event, Packet, QoS};
 use rustls::RootCertStore;
@@ -65,6 +66,19 @@ fn next_publish(conn: &mut Connection, topic: &str) -> Result<Vec<u8>, String> {
         }
     }
     Err(format!("no message on {topic} within 10 s"))
+}
+
+/// The plain-MQTT (8883, no ALPN) configuration trusting the test server CA.
+fn config_8883(pki: &Pki) -> rustls::ClientConfig {
+    let (config, _) = client_config(
+        provider(),
+        server_ca_roots(pki),
+        Protocol::Mqtt,
+        8883,
+        Some(pki.client_auth()),
+    )
+    .expect("config");
+    config
 }
 
 fn server_ca_roots(pki: &Pki) -> RootCertStore {
@@ -329,14 +343,7 @@ fn the_helper_negotiates_x_amzn_mqtt_ca_for_port_443() {
         Some(b"x-amzn-mqtt-ca".to_vec())
     );
     // The 8883 configuration offers no ALPN, and the 443 front refuses it, as AWS does.
-    let (plain, _) = client_config(
-        provider(),
-        server_ca_roots(&pki),
-        Protocol::Mqtt,
-        8883,
-        Some(pki.client_auth()),
-    )
-    .expect("config");
+    let plain = config_8883(&pki);
     assert!(plain.alpn_protocols.is_empty());
     let (client, mut conn) = Client::new(mqtt_options(&endpoint, "alpn-2", plain), 16);
     client.subscribe("alpn/t", QoS::AtMostOnce).expect("sub");
@@ -358,20 +365,14 @@ struct Device {
 }
 
 fn job_document(bundle: &[u8]) -> serde_json::Value {
-    serde_json::json!({ "operation": agent::OPERATION, "bundle": base64::engine::general_purpose::STANDARD.encode(bundle) })
+    serde_json::json!({ "operation": aws_iot_roots::jobs::OPERATION, "bundle": base64::engine::general_purpose::STANDARD.encode(bundle) })
 }
 
-/// Offers one job to the agent and returns what it reported on the update topic.
-fn run_job(
-    pki: &Pki,
-    broker: &Mosquitto,
-    device: &Device,
-    job_id: &str,
-    document: serde_json::Value,
-) -> serde_json::Value {
-    let thing = "device-1";
-    let a = agent::Agent {
-        thing: thing.into(),
+const THING: &str = "device-1";
+
+fn agent_for(pki: &Pki, broker: &Mosquitto, device: &Device) -> agent::Agent {
+    agent::Agent {
+        thing: THING.into(),
         endpoint: Endpoint::parse(&format!("localhost:{}", broker.tls_port)).expect("endpoint"),
         provider: provider(),
         client_auth: pki.client_auth(),
@@ -382,43 +383,52 @@ fn run_job(
         health_target: Endpoint::parse(&format!("localhost:{}", broker.tls_port))
             .expect("endpoint"),
         clock: || at(CLOCK),
-    };
-    // The Jobs side listens for the update, then queues the job (retained, as a queued job
-    // stays pending until the device takes it).
-    let (jobs, mut jobs_conn, _) = connect(
+        max_reconnects: Some(3),
+    }
+}
+
+/// The Jobs service double on the test broker.
+fn jobs_service(pki: &Pki, broker: &Mosquitto) -> JobsService {
+    let (client, conn, _) = connect(
         broker.tls_port,
         server_ca_roots(pki),
         pki.client_auth(),
         "jobs-service",
     );
-    let update = agent::update_topic(thing, job_id);
-    jobs.subscribe(&update, QoS::AtLeastOnce).expect("sub");
-    let notify = serde_json::json!({ "timestamp": 1_798_848_000u64, "execution": { "jobId": job_id, "status": "QUEUED", "jobDocument": document } });
-    jobs.publish(
-        agent::notify_next_topic(thing),
-        QoS::AtLeastOnce,
-        true,
-        serde_json::to_vec(&notify).expect("json"),
-    )
-    .expect("pub");
-    let handle = std::thread::spawn(move || a.run(Some(1)).map_err(|e| e.to_string()));
-    let got = next_publish(&mut jobs_conn, &update).expect("the agent reports");
-    // Clear the retained job.
-    jobs.publish(
-        agent::notify_next_topic(thing),
-        QoS::AtLeastOnce,
-        true,
-        Vec::new(),
-    )
-    .expect("clear");
-    // Let the clear go out before the connection is dropped.
-    let until = Instant::now() + Duration::from_millis(300);
-    while Instant::now() < until {
-        let _ = jobs_conn.recv_timeout(Duration::from_millis(50));
-    }
+    JobsService::start(client, conn)
+}
+
+/// Runs the agent until it finished `jobs` jobs (bounded: it gives up after 3 reconnects).
+fn spawn_agent(
+    a: agent::Agent,
+    jobs: usize,
+) -> std::thread::JoinHandle<Result<Vec<agent::Report>, String>> {
+    std::thread::spawn(move || a.run(Some(jobs)).map_err(|e| e.to_string()))
+}
+
+/// Offers one job to the agent and returns the update it sent (the service accepted it).
+fn run_job(
+    pki: &Pki,
+    broker: &Mosquitto,
+    device: &Device,
+    job_id: &str,
+    document: serde_json::Value,
+) -> serde_json::Value {
+    let service = jobs_service(pki, broker);
+    service.queue(THING, job_id, document);
+    let handle = spawn_agent(agent_for(pki, broker, device), 1);
+    let update = service
+        .next_update(Duration::from_secs(30))
+        .expect("the agent reports");
+    assert!(update.accepted, "{update:?}");
+    assert_eq!(update.job_id, job_id);
     let reports = handle.join().expect("agent thread").expect("agent run");
     assert_eq!(reports.len(), 1);
-    serde_json::from_slice(&got).expect("update is JSON")
+    assert_eq!(
+        service.status(THING, job_id).as_deref(),
+        update.body["status"].as_str()
+    );
+    update.body
 }
 
 fn signed_bundle(device: &Device, version: u64, ders: &[CertificateDer<'static>]) -> Vec<u8> {
@@ -436,15 +446,28 @@ fn active_version(dir: &Path, device: &Device) -> Option<u64> {
     store.active_bundle().map(|b| b.payload().version)
 }
 
-#[test]
-fn aws_iot_jobs_flow_end_to_end() {
+/// Version 2 with the broker's CA (so the health check passes) and Amazon Root CA 3.
+fn good_bundle(pki: &Pki, device: &Device) -> Vec<u8> {
+    let test_ca: CertificateDer<'static> = pki.server_ca.der().clone();
+    signed_bundle(device, 2, &[test_ca, root_der("Amazon Root CA 3").into()])
+}
+
+/// A PKI, a broker (or `None`, skipped with a reason, when mosquitto is missing outside CI)
+/// and a fresh device.
+fn jobs_setup() -> Option<(Pki, Mosquitto, Device)> {
     let pki = Pki::new();
-    let Some(broker) = Mosquitto::start(&pki) else {
-        return;
-    };
+    let broker = Mosquitto::start(&pki)?;
     let device = Device {
         keys: Keys::new(1),
         dir: tempfile::tempdir().expect("tmp"),
+    };
+    Some((pki, broker, device))
+}
+
+#[test]
+fn aws_iot_jobs_flow_end_to_end() {
+    let Some((pki, broker, device)) = jobs_setup() else {
+        return;
     };
     let test_ca: CertificateDer<'static> = pki.server_ca.der().clone();
 
@@ -457,6 +480,11 @@ fn aws_iot_jobs_flow_end_to_end() {
     let update = run_job(&pki, &broker, &device, "roots-v2", job_document(&good));
     assert_eq!(update["status"], "SUCCEEDED", "{update}");
     assert_eq!(update["statusDetails"]["version"], "2");
+    assert_eq!(update["statusDetails"]["generation"], "1");
+    assert_eq!(
+        update["expectedVersion"], 2,
+        "start-next made it IN_PROGRESS (version 2)"
+    );
     assert_eq!(active_version(device.dir.path(), &device), Some(2));
 
     // A tampered bundle: FAILED with the reason, active set unchanged.
@@ -474,10 +502,14 @@ fn aws_iot_jobs_flow_end_to_end() {
         job_document(&serde_json::to_vec(&v).expect("json")),
     );
     assert_eq!(update["status"], "FAILED", "{update}");
-    let reason = update["statusDetails"]["reason"].as_str().expect("reason");
+    assert_eq!(
+        update["statusDetails"]["reason"], "refused:roots",
+        "{update}"
+    );
+    let detail = update["statusDetails"]["detail"].as_str().expect("detail");
     assert!(
-        reason.contains("not listed in the signed payload"),
-        "{reason}"
+        detail.contains("not listed in the signed payload"),
+        "{detail}"
     );
     assert_eq!(active_version(device.dir.path(), &device), Some(2));
 
@@ -498,11 +530,12 @@ fn aws_iot_jobs_flow_end_to_end() {
         job_document(&no_ca),
     );
     assert_eq!(update["status"], "FAILED", "{update}");
-    let reason = update["statusDetails"]["reason"].as_str().expect("reason");
-    assert!(
-        reason.contains("health check") && reason.contains("UnknownIssuer"),
-        "{reason}"
+    assert_eq!(
+        update["statusDetails"]["reason"], "health-check-failed",
+        "{update}"
     );
+    let detail = update["statusDetails"]["detail"].as_str().expect("detail");
+    assert!(detail.contains("UnknownIssuer"), "{detail}");
     assert_eq!(active_version(device.dir.path(), &device), Some(2));
     let store = TrustStore::open(
         device.dir.path(),
@@ -512,4 +545,117 @@ fn aws_iot_jobs_flow_end_to_end() {
     assert_eq!(store.staged(), None, "not left staged");
     let anchors: Vec<TrustAnchor<'static>> = store.signed_anchors();
     assert_eq!(anchors.len(), 2);
+}
+
+#[test]
+fn duplicate_notifications_apply_a_job_once_and_the_next_job_follows() {
+    let Some((pki, broker, device)) = jobs_setup() else {
+        return;
+    };
+    let v2 = good_bundle(&pki, &device);
+    let service = jobs_service(&pki, &broker);
+    service.queue(THING, "roots-v2", job_document(&v2));
+    let handle = spawn_agent(agent_for(&pki, &broker, &device), 2);
+    // The service repeats itself (as QoS 1 redelivery and reconnects make it).
+    for _ in 0..3 {
+        service.notify_again(THING);
+    }
+    let first = service
+        .next_update(Duration::from_secs(30))
+        .expect("update");
+    assert_eq!((first.job_id.as_str(), first.accepted), ("roots-v2", true));
+    // The same bundle again, as a second job: already active, SUCCEEDED.
+    service.queue(THING, "roots-v2-again", job_document(&v2));
+    let second = service
+        .next_update(Duration::from_secs(30))
+        .expect("update");
+    assert_eq!(second.job_id, "roots-v2-again");
+    assert_eq!(
+        second.body["statusDetails"]["reason"], "already-active",
+        "{:?}",
+        second.body
+    );
+    let reports = handle.join().expect("agent").expect("run");
+    assert_eq!(
+        reports
+            .iter()
+            .map(|r| r.job_id.as_str())
+            .collect::<Vec<_>>(),
+        ["roots-v2", "roots-v2-again"]
+    );
+    assert_eq!(
+        service
+            .next_update(Duration::from_millis(500))
+            .map(|u| u.job_id),
+        None,
+        "one update per job"
+    );
+    assert_eq!(active_version(device.dir.path(), &device), Some(2));
+}
+
+#[test]
+fn a_rejected_update_is_settled_with_the_service_and_sent_again() {
+    let Some((pki, broker, device)) = jobs_setup() else {
+        return;
+    };
+    let v2 = good_bundle(&pki, &device);
+    let service = jobs_service(&pki, &broker);
+    service.reject_next_update("VersionMismatch");
+    service.queue(THING, "roots-v2", job_document(&v2));
+    let handle = spawn_agent(agent_for(&pki, &broker, &device), 1);
+    let refused = service
+        .next_update(Duration::from_secs(30))
+        .expect("update");
+    assert!(!refused.accepted);
+    let again = service
+        .next_update(Duration::from_secs(30))
+        .expect("sent again");
+    assert!(again.accepted, "{again:?}");
+    assert_eq!(again.body["status"], "SUCCEEDED");
+    handle.join().expect("agent").expect("run");
+    assert_eq!(
+        service.status(THING, "roots-v2").as_deref(),
+        Some("SUCCEEDED")
+    );
+}
+
+/// mqtt_options takes AWS IoT's message limit, not rumqttc's 10 KB default: the "huge" case
+/// below (a 40 KB job document) dropped every connection before.
+#[test]
+fn mqtt_options_carry_aws_iot_s_message_limit() {
+    let pki = Pki::new();
+    let config = config_8883(&pki);
+    let endpoint = Endpoint::parse("localhost:8883").expect("endpoint");
+    let options = mqtt_options(&endpoint, "id", config);
+    let max = aws_iot_roots::client::AWS_IOT_MAX_PAYLOAD_BYTES + 1024;
+    assert_eq!(options.max_packet_size(), max);
+}
+
+#[test]
+fn a_job_document_it_does_not_understand_is_rejected_and_changes_nothing() {
+    let Some((pki, broker, device)) = jobs_setup() else {
+        return;
+    };
+    for (job, doc, reason) in [
+        (
+            "firmware",
+            serde_json::json!({ "operation": "firmware.update", "bundle": "AA==" }),
+            "unknown-operation",
+        ),
+        (
+            "garbled",
+            serde_json::json!({ "operation": aws_iot_roots::jobs::OPERATION, "bundle": "%%%" }),
+            "bundle-not-base64",
+        ),
+        (
+            "huge",
+            serde_json::json!({ "operation": aws_iot_roots::jobs::OPERATION, "bundle": "A".repeat(40_000) }),
+            "document-too-large",
+        ),
+    ] {
+        let update = run_job(&pki, &broker, &device, job, doc);
+        assert_eq!(update["status"], "REJECTED", "{job}: {update}");
+        assert_eq!(update["statusDetails"]["reason"], reason, "{job}");
+    }
+    assert_eq!(active_version(device.dir.path(), &device), None);
 }

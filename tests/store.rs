@@ -418,7 +418,21 @@ fn a_second_agent_gets_busy() {
     let dir = tempfile::tempdir().expect("tmp");
     let _first = TrustStore::open(dir.path(), rel.config()).expect("open");
     match TrustStore::open(dir.path(), rel.config()) {
-        Err(StoreError::Busy { dir: d }) => assert_eq!(d, dir.path()),
+        Err(e @ StoreError::Busy { .. }) => {
+            // The holder is named: it recorded its pid in LOCK.
+            let StoreError::Busy { dir: d, pid } = &e else {
+                unreachable!()
+            };
+            assert_eq!((d.as_path(), *pid), (dir.path(), Some(std::process::id())));
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "busy: the trust store in {} is in use by another agent (pid {}); try again",
+                    dir.path().display(),
+                    std::process::id()
+                )
+            );
+        }
         other => panic!("expected Busy, got {other:?}"),
     }
     drop(_first);

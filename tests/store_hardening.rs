@@ -751,7 +751,7 @@ fn a_held_snapshot_lock_delays_an_update_but_never_hangs_it() {
     fs4::FileExt::lock_shared(&hog).expect("shared lock");
     let started = std::time::Instant::now();
     match store.stage(&rel.bundle(1, V1), now()) {
-        Err(StoreError::Busy { dir: d }) => assert_eq!(d, dir.path()),
+        Err(StoreError::Busy { dir: d, .. }) => assert_eq!(d, dir.path()),
         other => panic!("{other:?}"),
     }
     assert!(

@@ -25,6 +25,9 @@ pub enum StoreError {
     Busy {
         /// The store's directory.
         dir: std::path::PathBuf,
+        /// The process holding the writer's lock, as it recorded itself in `LOCK` (absent for
+        /// a held SNAPSHOT, or a holder that wrote nothing readable).
+        pid: Option<u32>,
     },
     /// The bundle was refused.
     Bundle(BundleError),
@@ -78,7 +81,12 @@ impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Io { op, file, source } => write!(f, "{op} {file}: {source}"),
-            Self::Busy { dir } => write!(
+            Self::Busy { dir, pid: Some(pid) } => write!(
+                f,
+                "busy: the trust store in {} is in use by another agent (pid {pid}); try again",
+                dir.display()
+            ),
+            Self::Busy { dir, pid: None } => write!(
                 f,
                 "busy: another process is using the trust store in {}; try again",
                 dir.display()

@@ -96,9 +96,30 @@ pub(super) fn lock_within(file: File, kind: LockKind, dir: &Path) -> Result<File
             Err(fs4::TryLockError::WouldBlock) => {
                 return Err(StoreError::Busy {
                     dir: dir.to_path_buf(),
+                    pid: None,
                 })
             }
             Err(fs4::TryLockError::Error(e)) => return Err(lock_io(dir, SNAPSHOT_FILE, e)),
         }
     }
+}
+
+/// The pid a writer recorded in its `LOCK` file: at most 16 bytes of decimal digits, or
+/// nothing. The file is never trusted beyond naming a process in a message.
+pub(super) fn lock_holder(lock: &mut File) -> Option<u32> {
+    use std::io::{Read as _, Seek as _};
+    let mut text = [0u8; 16];
+    lock.seek(std::io::SeekFrom::Start(0)).ok()?;
+    let n = lock.read(&mut text).ok()?;
+    core::str::from_utf8(&text[..n]).ok()?.trim().parse().ok()
+}
+
+/// Records this process in the `LOCK` file it holds, for [`lock_holder`]. Best effort: the
+/// lock itself is the flock, not the file's contents.
+pub(super) fn record_holder(lock: &mut File) {
+    use std::io::{Seek as _, Write as _};
+    let _ = lock.set_len(0);
+    let _ = lock.seek(std::io::SeekFrom::Start(0));
+    let _ = write!(lock, "{}", std::process::id());
+    let _ = lock.sync_data();
 }

@@ -92,7 +92,10 @@ use crate::bundle::limits::{Policy, MAX_BUNDLE_BYTES};
 use crate::bundle::verify::{verify, verify_reapply, TrustState, Verdict, VerifiedBundle};
 use crate::hex::hex;
 use crate::store::storage::{remove_durably, OpError, TMP_SUFFIX};
-use lock::{is_read_only_fs, lock_io, lock_within, open_lock_file, FileLock, LockKind};
+use lock::{
+    is_read_only_fs, lock_holder, lock_io, lock_within, open_lock_file, record_holder, FileLock,
+    LockKind,
+};
 use records::{
     is_store_name, read_sealed, write_sealed, AttemptsRecord, DiscardedEntry, DiscardedRecord,
     FloorRecord, GenerationRecord, StagedRecord,
@@ -303,11 +306,13 @@ impl TrustStore<DirStorage> {
             Ok(None) => return Err(lock_io(dir, LOCK_FILE, std::io::ErrorKind::NotFound.into())),
             Err(e) => return Err(lock_io(dir, LOCK_FILE, e)),
         };
+        let mut lock = lock;
         match fs4::FileExt::try_lock(&lock) {
-            Ok(()) => {}
+            Ok(()) => record_holder(&mut lock),
             Err(fs4::TryLockError::WouldBlock) => {
                 return Err(StoreError::Busy {
                     dir: dir.to_path_buf(),
+                    pid: lock_holder(&mut lock),
                 })
             }
             Err(fs4::TryLockError::Error(source)) => return Err(lock_io(dir, LOCK_FILE, source)),

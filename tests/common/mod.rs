@@ -12,6 +12,8 @@
 pub(crate) mod attack_gen;
 #[cfg(feature = "signing")]
 pub(crate) mod bundles;
+#[cfg(feature = "rumqttc")]
+pub(crate) mod jobs_service;
 #[cfg(feature = "client")]
 pub(crate) mod mosquitto;
 #[cfg(all(feature = "store", feature = "signing"))]

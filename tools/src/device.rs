@@ -158,7 +158,7 @@ fn open_writer(a: &StoreArgs) -> anyhow::Result<Result<TrustStore, String>> {
             a.state.display()
         ))),
         Ok(s) => Ok(Ok(s)),
-        Err(StoreError::Busy { dir }) => Ok(Err(format!(
+        Err(StoreError::Busy { dir, .. }) => Ok(Err(format!(
             "{} is in use by another agent; try again when it has finished",
             dir.display()
         ))),
