@@ -34,7 +34,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_iot_roots::client::{client_config, mqtt_options, ClientAuth, Endpoint, Protocol};
-use aws_iot_roots::jobs::{self, ApplyOutcome, FailureReason, JobStatus, JobsClient};
+use aws_iot_roots::jobs::{
+    self, shadow_update, ApplyOutcome, DeadlineWatch, FailureReason, JobStatus, JobsClient,
+};
 use aws_iot_roots::store::{StageOutcome, StoreConfig, StoreError, TlsHandshakeCheck, TrustStore};
 use rumqttc::{Client, Event, Packet, QoS};
 use rustls::crypto::CryptoProvider;
@@ -42,6 +44,8 @@ use rustls_pki_types::{TrustAnchor, UnixTime};
 
 /// The first wait after a lost connection; it doubles up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+/// How often the agent checks whether its earliest deadline crossed a threshold.
+const DEADLINE_CHECK: Duration = Duration::from_secs(60);
 /// The longest wait between reconnects: a fleet reconnecting after a broker outage spreads
 /// over this window (with jitter) instead of arriving at once.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
@@ -159,6 +163,14 @@ impl Agent {
         let mut backoff = Backoff { failures: 0 };
         let mut reports = Vec::new();
         let mut done = false;
+        // The named shadow (iot-roots): on every connect, after each job, and when the
+        // earliest deadline crosses a threshold.
+        let mut watch = DeadlineWatch::new();
+        let mut last_deadline_check = Duration::ZERO;
+        let publish_shadow = |store: &TrustStore| {
+            let p = shadow_update(&self.thing, store, (self.clock)());
+            client.publish(p.topic, QoS::AtLeastOnce, false, p.payload)
+        };
         eprintln!(
             "agent: connecting to {} as {}",
             self.endpoint.host(),
@@ -178,6 +190,8 @@ impl Agent {
                         client.subscribe(topic, QoS::AtLeastOnce)?;
                     }
                     jobs.on_connect(mono());
+                    watch.crossed(store.status((self.clock)()).days_to_earliest_deadline);
+                    publish_shadow(&store)?;
                 }
                 Ok(Ok(Event::Incoming(Packet::Publish(p)))) => {
                     if let Err(e) = jobs.handle_message(&p.topic, &p.payload, mono()) {
@@ -219,6 +233,7 @@ impl Agent {
                     jobs::Event::JobFinished { job_id, status } => {
                         eprintln!("agent: job {job_id}: {status:?}");
                         reports.push(Report { job_id, status });
+                        publish_shadow(&store)?;
                         done = max_jobs.is_some_and(|m| reports.len() >= m);
                     }
                     jobs::Event::JobCancelled { job_id } => {
@@ -226,6 +241,13 @@ impl Agent {
                     }
                     jobs::Event::Idle => eprintln!("agent: waiting for a job"),
                     other => eprintln!("agent: {other:?}"),
+                }
+            }
+            if mono().saturating_sub(last_deadline_check) >= DEADLINE_CHECK {
+                last_deadline_check = mono();
+                if watch.crossed(store.status((self.clock)()).days_to_earliest_deadline) {
+                    eprintln!("agent: the earliest deadline crossed a threshold; reporting");
+                    publish_shadow(&store)?;
                 }
             }
             while let Some(p) = jobs.poll_publish() {

@@ -662,4 +662,86 @@ mod with_the_store {
             }
         ));
     }
+    #[test]
+    fn the_named_shadow_reports_what_fleet_indexing_queries() {
+        use aws_iot_roots::jobs::{shadow_update, MAX_SHADOW_STATE_BYTES};
+        let rel = Release::new();
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut store = TrustStore::open(dir.path(), rel.config()).expect("open");
+        store
+            .apply(&rel.bundle(1, V1), now(), &mut pass)
+            .expect("apply");
+        let p = shadow_update("sensor-17", &store, now());
+        assert_eq!(
+            p.topic,
+            "$aws/things/sensor-17/shadow/name/iot-roots/update"
+        );
+        assert!(
+            p.payload.len() <= MAX_SHADOW_STATE_BYTES,
+            "{} bytes",
+            p.payload.len()
+        );
+        let doc: Value = serde_json::from_slice(&p.payload).expect("json");
+        let r = &doc["state"]["reported"];
+        assert_eq!(
+            (
+                r["source"].clone(),
+                r["generation"].clone(),
+                r["version"].clone()
+            ),
+            (json!("bundle"), json!(1), json!(1))
+        );
+        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        let ca = |name: &str| {
+            aws_iot_roots::ROOTS
+                .iter()
+                .find(|r| r.name == name)
+                .map(|r| hex(&r.sha256))
+                .expect("root")
+        };
+        let mut reported: Vec<String> =
+            serde_json::from_value(r["root_sha256s"].clone()).expect("list");
+        reported.sort();
+        let mut expected = vec![ca("Amazon Root CA 1"), ca("Amazon Root CA 3")];
+        expected.sort();
+        assert_eq!(reported, expected);
+        let ids: Vec<String> = rel.set().keys().iter().map(|k| k.key_id()).collect();
+        assert_eq!(r["signer_key_ids"], json!(ids));
+        let status = store.status(now());
+        let d = status.earliest_deadline.as_ref().expect("deadline");
+        assert_eq!(r["earliest_deadline_epoch"], json!(d.at.as_secs()));
+        assert_eq!(r["earliest_deadline"]["kind"], "loses-root-program-trust");
+        assert_eq!(
+            r["days_to_earliest_deadline"],
+            json!(status.days_to_earliest_deadline)
+        );
+        assert_eq!(r["clock_behind_floor"], false);
+    }
+}
+
+#[test]
+fn the_shadow_is_republished_when_the_deadline_crosses_a_threshold() {
+    use aws_iot_roots::jobs::DeadlineWatch;
+    let mut w = DeadlineWatch::new();
+    let seen: Vec<bool> = [
+        Some(800),
+        Some(700),
+        Some(365),
+        Some(200),
+        Some(180),
+        Some(179),
+        Some(31),
+        Some(30),
+        Some(0),
+        Some(-5),
+        None,
+    ]
+    .into_iter()
+    .map(|d| w.crossed(d))
+    .collect();
+    assert_eq!(
+        seen,
+        // 31 days crosses 90; 0 crosses 14, 7, 1 and 0 at once; no deadline is a change too.
+        [true, false, true, false, true, false, true, true, true, false, true]
+    );
 }

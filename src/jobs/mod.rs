@@ -42,6 +42,8 @@
 //! assert_eq!(jobs.poll_event(), Some(Event::Idle));
 //! ```
 
+#[cfg(feature = "store")]
+mod shadow;
 mod wire;
 
 use alloc::collections::{BTreeMap, VecDeque};
@@ -55,6 +57,10 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 
 use crate::bundle::{Rule, MAX_BUNDLE_BYTES};
+#[cfg(feature = "store")]
+pub use shadow::{
+    shadow_update, DeadlineWatch, DEADLINE_THRESHOLDS_DAYS, MAX_SHADOW_STATE_BYTES, SHADOW_NAME,
+};
 use wire::{
     DocumentWire, ExecutionReply, ExecutionWire, Rejected, StartNextRequest, TokenOnly,
     UpdateAccepted, UpdateRequest,

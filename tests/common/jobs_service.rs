@@ -39,6 +39,8 @@ struct State {
     things: BTreeMap<String, Vec<Execution>>,
     /// Codes to answer the next updates with instead of applying them (e.g. VersionMismatch).
     reject_updates: Vec<String>,
+    /// The last `reported` state each thing published to its `iot-roots` named shadow.
+    shadows: BTreeMap<String, Value>,
 }
 
 pub struct JobsService {
@@ -69,6 +71,12 @@ impl JobsService {
                 .subscribe(format!("$aws/things/+/jobs/{t}"), QoS::AtLeastOnce)
                 .expect("subscribe");
         }
+        client
+            .subscribe(
+                "$aws/things/+/shadow/name/iot-roots/update",
+                QoS::AtLeastOnce,
+            )
+            .expect("subscribe");
         let (c, s) = (client.clone(), state.clone());
         let thread = std::thread::spawn(move || {
             let until = Instant::now() + LIFETIME;
@@ -152,6 +160,20 @@ impl JobsService {
             .map(|e| e.status.clone())
     }
 
+    /// The last `reported` state `thing` published to its `iot-roots` shadow, once `ok` holds
+    /// for it (waiting up to 5 s: the publish may still be on its way).
+    pub fn shadow_where(&self, thing: &str, ok: impl Fn(&Value) -> bool) -> Option<Value> {
+        let until = Instant::now() + Duration::from_secs(5);
+        loop {
+            let last = self.state.lock().expect("lock").shadows.get(thing).cloned();
+            match last {
+                Some(v) if ok(&v) => return Some(v),
+                other if Instant::now() >= until => return other,
+                _ => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
+    }
+
     /// The next update a device sent, within `timeout`.
     pub fn next_update(&self, timeout: Duration) -> Option<Update> {
         self.updates.recv_timeout(timeout).ok()
@@ -202,6 +224,15 @@ fn serve(
     let Some(rest) = topic.strip_prefix("$aws/things/") else {
         return;
     };
+    if let Some((thing, "iot-roots/update")) = rest.split_once("/shadow/name/") {
+        let reported = body["state"]["reported"].clone();
+        state
+            .lock()
+            .expect("lock")
+            .shadows
+            .insert(thing.into(), reported);
+        return;
+    }
     let Some((thing, op)) = rest.split_once("/jobs/") else {
         return;
     };
