@@ -9,7 +9,10 @@
 //!    device's floors), a TLS handshake to the endpoint trusting only the staged roots,
 //!    commit.
 //! 3. Reports SUCCEEDED, FAILED or REJECTED with `statusDetails` and `expectedVersion`.
-//! 4. Survives the broker: a lost connection is retried with exponential backoff and jitter,
+//! 4. A job whose document names a `bundleUrl` (a presigned S3 URL, for bundles too large
+//!    for a job document) is downloaded over HTTPS trusting only the active roots, capped at
+//!    the verifier's size limit.
+//! 5. Survives the broker: a lost connection is retried with exponential backoff and jitter,
 //!    and the job in hand resumes (the store decides what applying it again means).
 //!
 //! The rollout runs on AWS IoT Jobs; see docs/aws-iot-jobs.md. Run:
@@ -130,6 +133,47 @@ impl Agent {
         Ok(outcome)
     }
 
+    /// A `bundleUrl` bundle over HTTPS, trusting only the device's *active* roots (what it
+    /// trusts now, never the bundle it is about to verify), with the application's crypto
+    /// provider. At most `max_bytes`: a declared length above it is refused before reading,
+    /// and the read stops one byte past it.
+    fn download(&self, store: &TrustStore, url: &str, max_bytes: usize) -> Result<Vec<u8>, String> {
+        use ureq::tls::{Certificate, RootCerts, TlsConfig, TlsProvider};
+        let roots: Vec<Certificate<'static>> = match store.active_bundle() {
+            Some(b) => b
+                .roots()
+                .iter()
+                .map(|r| Certificate::from_der(r.der().as_ref()).to_owned())
+                .collect(),
+            None => aws_iot_roots::ROOTS
+                .iter()
+                .map(|r| Certificate::from_der(r.der.as_ref()).to_owned())
+                .collect(),
+        };
+        let tls = TlsConfig::builder()
+            .provider(TlsProvider::Rustls)
+            .root_certs(RootCerts::Specific(Arc::new(roots)))
+            .unversioned_rustls_crypto_provider(self.provider.clone())
+            .build();
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .tls_config(tls)
+            .https_only(true)
+            .timeout_global(Some(Duration::from_secs(120)))
+            .build()
+            .into();
+        let mut response = agent.get(url).call().map_err(|e| format!("GET: {e}"))?;
+        let limit = u64::try_from(max_bytes).unwrap_or(u64::MAX);
+        if let Some(n) = response.body().content_length().filter(|&n| n > limit) {
+            return Err(format!("the bundle is {n} bytes; the limit is {limit}"));
+        }
+        response
+            .body_mut()
+            .with_config()
+            .limit(limit)
+            .read_to_vec()
+            .map_err(|e| format!("reading the bundle: {e}"))
+    }
+
     /// Runs until `max_jobs` jobs finished (forever with `None`).
     pub(crate) fn run(&self, max_jobs: Option<usize>) -> Result<Vec<Report>, Box<dyn Error>> {
         let mut store = match TrustStore::open(&self.store_dir, self.store_config.clone()) {
@@ -223,11 +267,23 @@ impl Agent {
                         eprintln!("agent: job {job_id}: {outcome:?}");
                         jobs.report(&job_id, outcome, mono())?;
                     }
-                    jobs::Event::DownloadBundle { job_id, .. } => {
-                        let outcome = ApplyOutcome::Failed {
-                            reason: FailureReason::Download,
-                            detail: "this agent takes inline bundles only, not bundleUrl".into(),
+                    jobs::Event::DownloadBundle {
+                        job_id,
+                        url,
+                        max_bytes,
+                    } => {
+                        eprintln!("agent: job {job_id}: downloading the bundle");
+                        let outcome = match self.download(&store, &url, max_bytes) {
+                            Ok(bundle) => {
+                                let result = self.apply(&mut store, &bundle);
+                                ApplyOutcome::from_store(&result, &store)
+                            }
+                            Err(detail) => ApplyOutcome::Failed {
+                                reason: FailureReason::Download,
+                                detail,
+                            },
                         };
+                        eprintln!("agent: job {job_id}: {outcome:?}");
                         jobs.report(&job_id, outcome, mono())?;
                     }
                     jobs::Event::JobFinished { job_id, status } => {

@@ -659,3 +659,117 @@ fn a_job_document_it_does_not_understand_is_rejected_and_changes_nothing() {
     }
     assert_eq!(active_version(device.dir.path(), &device), None);
 }
+
+/// An HTTPS server on loopback (the chain and key of `pki`'s server) answering `connections`
+/// GETs with `body`, then exiting: where a `bundleUrl` points. Bounded: each connection has a
+/// 10 s read timeout.
+fn https_server(pki: &Pki, body: Vec<u8>, connections: usize) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let config = Arc::new(
+        rustls::ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_no_client_auth()
+            .with_single_cert(
+                pki.server_chain.clone(),
+                PrivateKeyDer::try_from(pki.server_key_der.clone()).expect("key"),
+            )
+            .expect("server config"),
+    );
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(connections) {
+            let Ok(stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+            let conn = rustls::ServerConnection::new(config.clone()).expect("conn");
+            let mut tls = rustls::StreamOwned::new(conn, stream);
+            let mut request = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 16 * 1024 {
+                match tls.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            if request.is_empty() {
+                continue; // the client refused the handshake
+            }
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = tls.write_all(head.as_bytes());
+            let _ = tls.write_all(&body);
+            tls.conn.send_close_notify();
+            let _ = tls.flush();
+        }
+    });
+    port
+}
+
+fn url_document(url: &str) -> serde_json::Value {
+    serde_json::json!({ "operation": aws_iot_roots::jobs::OPERATION, "bundleUrl": url })
+}
+
+/// A bundle too large for a job document, by URL: downloaded over HTTPS trusting only the
+/// device's active roots, capped at the verifier's limit before and while reading.
+#[test]
+fn a_bundle_url_is_downloaded_trusting_only_the_active_roots() {
+    let Some((pki, broker, device)) = jobs_setup() else {
+        return;
+    };
+    // v2 (inline) brings the test CA, which the download server's certificate chains to.
+    let update = run_job(
+        &pki,
+        &broker,
+        &device,
+        "roots-v2",
+        job_document(&good_bundle(&pki, &device)),
+    );
+    assert_eq!(update["status"], "SUCCEEDED", "{update}");
+
+    let test_ca: CertificateDer<'static> = pki.server_ca.der().clone();
+    let v3 = signed_bundle(&device, 3, &[test_ca, root_der("Amazon Root CA 1").into()]);
+    let port = https_server(&pki, v3, 1);
+    let url = format!("https://localhost:{port}/roots/v3.json?X-Amz-Signature=abc");
+    let update = run_job(&pki, &broker, &device, "roots-v3-url", url_document(&url));
+    assert_eq!(update["status"], "SUCCEEDED", "{update}");
+    assert_eq!(update["statusDetails"]["version"], "3");
+    assert_eq!(active_version(device.dir.path(), &device), Some(3));
+
+    // Larger than the verifier accepts: refused from the declared length, nothing applied.
+    let huge = vec![b' '; aws_iot_roots::bundle::MAX_BUNDLE_BYTES + 1];
+    let port = https_server(&pki, huge, 1);
+    let update = run_job(
+        &pki,
+        &broker,
+        &device,
+        "roots-huge",
+        url_document(&format!("https://localhost:{port}/huge.json")),
+    );
+    assert_eq!(update["status"], "FAILED", "{update}");
+    assert_eq!(update["statusDetails"]["reason"], "download-failed");
+    let detail = update["statusDetails"]["detail"].as_str().expect("detail");
+    assert!(detail.contains("the limit is 262144"), "{detail}");
+
+    // A server whose certificate the active roots do not vouch for: no download.
+    let stranger = Pki::new();
+    let port = https_server(&stranger, b"{}".to_vec(), 1);
+    let update = run_job(
+        &pki,
+        &broker,
+        &device,
+        "roots-stranger",
+        url_document(&format!("https://localhost:{port}/v4.json")),
+    );
+    assert_eq!(update["status"], "FAILED", "{update}");
+    assert_eq!(update["statusDetails"]["reason"], "download-failed");
+    let detail = update["statusDetails"]["detail"].as_str().expect("detail");
+    assert!(
+        detail.to_lowercase().contains("unknownissuer")
+            || detail.contains("UnknownIssuer")
+            || detail.contains("certificate"),
+        "{detail}"
+    );
+    assert_eq!(active_version(device.dir.path(), &device), Some(3));
+}
