@@ -773,3 +773,62 @@ fn a_bundle_url_is_downloaded_trusting_only_the_active_roots() {
     );
     assert_eq!(active_version(device.dir.path(), &device), Some(3));
 }
+
+/// Broker restarts, idle and mid-job: the agent reconnects with backoff, asks again, and every
+/// job ends with its true status (the second is the same bundle again: already active).
+#[test]
+fn the_agent_rides_out_broker_restarts_while_idle_and_mid_job() {
+    let Some((pki, mut broker, device)) = jobs_setup() else {
+        return;
+    };
+    let service = jobs_service(&pki, &broker);
+    let mut a = agent_for(&pki, &broker, &device);
+    a.max_reconnects = Some(30);
+    let handle = spawn_agent(a, 2);
+    // Connected and idle: it reported its shadow.
+    service
+        .shadow_where(THING, |s| s["source"] == "compiled-in")
+        .expect("the agent connected");
+    broker.restart();
+    service.queue(THING, "roots-v2", job_document(&good_bundle(&pki, &device)));
+    let first = accepted_update(&service, "roots-v2");
+    assert_eq!(first["status"], "SUCCEEDED", "{first}");
+    // Mid-job: the broker goes away right after the job is queued.
+    service.queue(
+        THING,
+        "roots-v2-again",
+        job_document(&good_bundle(&pki, &device)),
+    );
+    broker.restart();
+    let second = accepted_update(&service, "roots-v2-again");
+    assert_eq!(second["status"], "SUCCEEDED", "{second}");
+    assert_eq!(
+        second["statusDetails"]["reason"], "already-active",
+        "{second}"
+    );
+    let reports = handle.join().expect("agent").expect("run");
+    assert_eq!(reports.len(), 2);
+    assert_eq!(active_version(device.dir.path(), &device), Some(2));
+    assert_eq!(
+        service.status(THING, "roots-v2").as_deref(),
+        Some("SUCCEEDED")
+    );
+    assert_eq!(
+        service.status(THING, "roots-v2-again").as_deref(),
+        Some("SUCCEEDED")
+    );
+}
+
+/// The first update for `job_id` the service accepted, within 60 s (refused or lost ones,
+/// around a restart, are skipped).
+fn accepted_update(service: &JobsService, job_id: &str) -> serde_json::Value {
+    let until = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < until {
+        if let Some(u) = service.next_update(Duration::from_secs(1)) {
+            if u.job_id == job_id && u.accepted {
+                return u.body;
+            }
+        }
+    }
+    panic!("no accepted update for {job_id} within 60 s")
+}

@@ -66,22 +66,13 @@ impl JobsService {
         let state = Arc::new(Mutex::new(State::default()));
         let (updates_tx, updates) = channel();
         let (stop, stop_rx) = channel::<()>();
-        for t in ["start-next", "+/update", "+/get"] {
-            client
-                .subscribe(format!("$aws/things/+/jobs/{t}"), QoS::AtLeastOnce)
-                .expect("subscribe");
-        }
-        client
-            .subscribe(
-                "$aws/things/+/shadow/name/iot-roots/update",
-                QoS::AtLeastOnce,
-            )
-            .expect("subscribe");
         let (c, s) = (client.clone(), state.clone());
         let thread = std::thread::spawn(move || {
             let until = Instant::now() + LIFETIME;
             while Instant::now() < until && stop_rx.try_recv().is_err() {
                 match connection.recv_timeout(Duration::from_millis(100)) {
+                    // Every (re)connect: a broker restart loses the subscriptions.
+                    Ok(Ok(Event::Incoming(Packet::ConnAck(_)))) => subscribe(&c),
                     Ok(Ok(Event::Incoming(Packet::Publish(p)))) => {
                         let body: Value = serde_json::from_slice(&p.payload).unwrap_or(Value::Null);
                         serve(&c, &s, &updates_tx, &p.topic, body);
@@ -188,6 +179,16 @@ impl Drop for JobsService {
             let _ = t.join();
         }
     }
+}
+
+fn subscribe(client: &Client) {
+    for t in ["start-next", "+/update", "+/get"] {
+        let _ = client.try_subscribe(format!("$aws/things/+/jobs/{t}"), QoS::AtLeastOnce);
+    }
+    let _ = client.try_subscribe(
+        "$aws/things/+/shadow/name/iot-roots/update",
+        QoS::AtLeastOnce,
+    );
 }
 
 fn next_of(list: &[Execution]) -> Option<Execution> {

@@ -80,6 +80,7 @@ pub fn free_port() -> u16 {
 
 pub struct Mosquitto {
     child: Child,
+    bin: PathBuf,
     pub tls_port: u16,
     pub plain_port: u16,
     dir: tempfile::TempDir,
@@ -140,19 +141,32 @@ impl Mosquitto {
                     .expect("chmod");
             }
         }
-        let child = Command::new(bin)
-            .arg("-c")
-            .arg(d.join("mosquitto.conf"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start mosquitto");
+        let child = spawn(&bin, d);
         let mut m = Self {
             child,
+            bin,
             tls_port,
             plain_port,
             dir,
         };
+        m.wait_listening();
+        Some(m)
+    }
+
+    /// Stops the broker (every connection drops, sessions are lost) and starts it again on
+    /// the same ports, as a broker restart in the field does.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // The ports are free again once the process is gone; give connected clients a moment
+        // to notice the drop before the broker is back.
+        std::thread::sleep(Duration::from_millis(500));
+        self.child = spawn(&self.bin, self.dir.path());
+        self.wait_listening();
+    }
+
+    fn wait_listening(&mut self) {
+        let m = self;
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(("127.0.0.1", m.tls_port)).is_err()
             || TcpStream::connect(("127.0.0.1", m.plain_port)).is_err()
@@ -170,8 +184,17 @@ impl Mosquitto {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        Some(m)
     }
+}
+
+fn spawn(bin: &std::path::Path, d: &std::path::Path) -> Child {
+    Command::new(bin)
+        .arg("-c")
+        .arg(d.join("mosquitto.conf"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start mosquitto")
 }
 
 impl Drop for Mosquitto {
