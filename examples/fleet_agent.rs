@@ -25,14 +25,20 @@
 //! ```
 //!
 //! `EXTRA_CA=ca.pem` adds the application's own anchors (a custom domain's private CA), kept
-//! apart from the signed set.
+//! apart from the signed set. Every setting can also come from a TOML file named by
+//! `AGENT_CONFIG` (keys `endpoint`, `thing_name`, `cert`, `key`, `state_dir`, `fleet`,
+//! `signers`, `extra_ca`); the environment overrides the file, and every missing setting is
+//! listed at once. SIGTERM stops the agent cleanly between jobs (docs/aws-iot-jobs.md has a
+//! systemd unit).
 //!
 //! The application picks the crypto provider (ring here); the library never does.
 
 use std::collections::hash_map::RandomState;
+use std::collections::BTreeMap;
 use std::error::Error;
 use std::hash::BuildHasher as _;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -68,6 +74,61 @@ pub(crate) struct Agent {
     pub(crate) clock: fn() -> UnixTime,
     /// Give up after this many consecutive failed connection attempts (`None`: never).
     pub(crate) max_reconnects: Option<u32>,
+    /// Set (by SIGTERM, or a test) to stop: the agent finishes the step in hand, disconnects
+    /// and returns.
+    pub(crate) stop: Arc<AtomicBool>,
+}
+
+/// Each setting: its key in the TOML file, its environment variable, whether it is required.
+pub(crate) const SETTINGS: [(&str, &str, bool); 8] = [
+    ("endpoint", "IOT_ENDPOINT", true),
+    ("thing_name", "THING_NAME", true),
+    ("cert", "CERT", true),
+    ("key", "KEY", true),
+    ("state_dir", "STATE_DIR", true),
+    ("fleet", "FLEET", true),
+    ("signers", "SIGNERS", true),
+    ("extra_ca", "EXTRA_CA", false),
+];
+
+/// The agent's settings: `file`'s TOML (string values, only the keys of [`SETTINGS`]), each
+/// overridden by its environment variable through `env`. Every missing required setting is
+/// named at once, with both its key and its variable.
+pub(crate) fn settings(
+    file: Option<&std::path::Path>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<BTreeMap<&'static str, String>, String> {
+    let mut from_file: BTreeMap<String, String> = BTreeMap::new();
+    if let Some(path) = file {
+        let at = path.display();
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{at}: {e}"))?;
+        let table: toml::Table = toml::from_str(&text).map_err(|e| format!("{at}: {e}"))?;
+        for (k, v) in table {
+            if !SETTINGS.iter().any(|(key, _, _)| *key == k) {
+                return Err(format!("{at}: unknown setting {k:?}"));
+            }
+            let toml::Value::String(v) = v else {
+                return Err(format!("{at}: {k} must be a string"));
+            };
+            from_file.insert(k, v);
+        }
+    }
+    let mut out = BTreeMap::new();
+    let mut missing = Vec::new();
+    for (key, var, required) in SETTINGS {
+        match env(var).or_else(|| from_file.get(key).cloned()) {
+            Some(v) => {
+                out.insert(key, v);
+            }
+            None if required => missing.push(format!("{key} ({var})")),
+            None => {}
+        }
+    }
+    if missing.is_empty() {
+        Ok(out)
+    } else {
+        Err(format!("missing settings: {}", missing.join(", ")))
+    }
 }
 
 /// One job the agent finished.
@@ -221,6 +282,11 @@ impl Agent {
             self.thing
         );
         loop {
+            if self.stop.load(Ordering::Relaxed) {
+                eprintln!("agent: stopping");
+                client.disconnect()?;
+                self.stop.store(false, Ordering::Relaxed);
+            }
             let wait = jobs
                 .poll_timeout()
                 .map_or(Duration::from_secs(1), |t| t.saturating_sub(mono()))
@@ -321,48 +387,37 @@ impl Agent {
 #[allow(dead_code)]
 fn main() -> Result<(), Box<dyn Error>> {
     use rustls_pki_types::pem::PemObject as _;
-    let names = [
-        "IOT_ENDPOINT",
-        "THING_NAME",
-        "CERT",
-        "KEY",
-        "STATE_DIR",
-        "FLEET",
-        "SIGNERS",
-    ];
-    let missing: Vec<&str> = names
-        .iter()
-        .copied()
-        .filter(|k| std::env::var(k).is_err())
-        .collect();
-    if !missing.is_empty() {
-        return Err(format!("set {}", missing.join(", ")).into());
-    }
-    let env = |k: &str| std::env::var(k).unwrap_or_default();
-    let endpoint = Endpoint::parse(&env("IOT_ENDPOINT"))?;
+    let file = std::env::var_os("AGENT_CONFIG").map(PathBuf::from);
+    let set = settings(file.as_deref(), |k| std::env::var(k).ok())?;
+    let get = |k: &str| set.get(k).cloned().unwrap_or_default();
+    let endpoint = Endpoint::parse(&get("endpoint"))?;
     for w in endpoint.warnings() {
         eprintln!("warning: {w}");
     }
-    let chain = rustls_pki_types::CertificateDer::pem_file_iter(env("CERT"))?
+    let chain = rustls_pki_types::CertificateDer::pem_file_iter(get("cert"))?
         .collect::<Result<Vec<_>, _>>()?;
-    let key = rustls_pki_types::PrivateKeyDer::from_pem_file(env("KEY"))?;
-    let signers = aws_iot_roots::bundle::SignerSet::from_json(&std::fs::read(env("SIGNERS"))?)
-        .map_err(|e| format!("{}: {e}", env("SIGNERS")))?;
-    let extra_anchors = match std::env::var("EXTRA_CA") {
-        Ok(path) => aws_iot_roots::client::anchors_from_pem(&std::fs::read(path)?)?,
-        Err(_) => Vec::new(),
+    let key = rustls_pki_types::PrivateKeyDer::from_pem_file(get("key"))?;
+    let signers = aws_iot_roots::bundle::SignerSet::from_json(&std::fs::read(get("signers"))?)
+        .map_err(|e| format!("{}: {e}", get("signers")))?;
+    let extra_anchors = match set.get("extra_ca") {
+        Some(path) => aws_iot_roots::client::anchors_from_pem(&std::fs::read(path)?)?,
+        None => Vec::new(),
     };
+    let stop = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGTERM, stop.clone())?;
+    signal_hook::flag::register(signal_hook::consts::SIGINT, stop.clone())?;
     let agent = Agent {
-        thing: env("THING_NAME"),
+        thing: get("thing_name"),
         health_target: endpoint.clone(),
         endpoint,
         provider: Arc::new(rustls::crypto::ring::default_provider()),
         client_auth: (chain, key),
-        store_dir: PathBuf::from(env("STATE_DIR")),
-        store_config: StoreConfig::new(env("FLEET"), signers),
+        store_dir: PathBuf::from(get("state_dir")),
+        store_config: StoreConfig::new(get("fleet"), signers),
         extra_anchors,
         clock: wall_clock,
         max_reconnects: None,
+        stop,
     };
     agent.run(None)?;
     Ok(())

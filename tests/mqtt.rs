@@ -384,6 +384,7 @@ fn agent_for(pki: &Pki, broker: &Mosquitto, device: &Device) -> agent::Agent {
             .expect("endpoint"),
         clock: || at(CLOCK),
         max_reconnects: Some(3),
+        stop: Arc::new(std::sync::atomic::AtomicBool::new(false)),
     }
 }
 
@@ -831,4 +832,67 @@ fn accepted_update(service: &JobsService, job_id: &str) -> serde_json::Value {
         }
     }
     panic!("no accepted update for {job_id} within 60 s")
+}
+
+#[test]
+fn settings_come_from_the_file_and_the_environment_and_every_missing_one_is_named() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("agent.toml");
+    std::fs::write(
+        &file,
+        "endpoint = \"abc-ats.iot.eu-central-1.amazonaws.com:8883\"\nthing_name = \"d1\"\n",
+    )
+    .expect("write");
+    let env = |k: &str| (k == "THING_NAME").then(|| "from-env".to_owned());
+    assert_eq!(
+        agent::settings(Some(&file), env),
+        Err(
+            "missing settings: cert (CERT), key (KEY), state_dir (STATE_DIR), fleet (FLEET), \
+             signers (SIGNERS)"
+                .into()
+        )
+    );
+    let all = |k: &str| match k {
+        "THING_NAME" => Some("from-env".to_owned()),
+        "CERT" | "KEY" | "STATE_DIR" | "FLEET" | "SIGNERS" => Some(k.to_lowercase()),
+        _ => None,
+    };
+    let s = agent::settings(Some(&file), all).expect("complete");
+    assert_eq!(
+        s["thing_name"], "from-env",
+        "the environment overrides the file"
+    );
+    assert_eq!(s["endpoint"], "abc-ats.iot.eu-central-1.amazonaws.com:8883");
+    assert!(!s.contains_key("extra_ca"));
+    std::fs::write(&file, "endpont = \"x\"\n").expect("write");
+    assert_eq!(
+        agent::settings(Some(&file), all),
+        Err(format!("{}: unknown setting \"endpont\"", file.display()))
+    );
+    std::fs::write(&file, "fleet = 7\n").expect("write");
+    assert_eq!(
+        agent::settings(Some(&file), all),
+        Err(format!("{}: fleet must be a string", file.display()))
+    );
+}
+
+#[test]
+fn the_stop_flag_ends_the_agent_cleanly() {
+    let Some((pki, broker, device)) = jobs_setup() else {
+        return;
+    };
+    let service = jobs_service(&pki, &broker);
+    let a = agent_for(&pki, &broker, &device);
+    let stop = a.stop.clone();
+    let handle = std::thread::spawn(move || a.run(None).map_err(|e| e.to_string()));
+    service
+        .shadow_where(THING, |s| s["schema"] == 1)
+        .expect("the agent connected");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let until = Instant::now() + Duration::from_secs(10);
+    while !handle.is_finished() {
+        assert!(Instant::now() < until, "the agent did not stop within 10 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(handle.join().expect("agent"), Ok(vec![]));
 }
