@@ -138,12 +138,31 @@ pub(crate) struct Report {
     pub(crate) status: JobStatus,
 }
 
+/// `IOT_ROOTS_NOW` (RFC 3339, as the CLI reads it), parsed once in `main`: a fixed clock
+/// for rehearsals and tests.
+static FIXED_NOW: std::sync::OnceLock<UnixTime> = std::sync::OnceLock::new();
+
+fn fixed_clock() -> UnixTime {
+    FIXED_NOW.get().copied().unwrap_or_else(wall_clock)
+}
+
 pub(crate) fn wall_clock() -> UnixTime {
     UnixTime::since_unix_epoch(
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default(),
     )
+}
+
+/// Fault injection for the crash tests (tests/mqtt.rs): with `IOT_ROOTS_AGENT_CRASH_AT` set
+/// to a step's name, the process aborts there, with no cleanup, as a power cut would. The
+/// steps: `started` (IN_PROGRESS, nothing applied), `staged`, `checked`, `committed`,
+/// `reported` (the final update handed to the MQTT client).
+fn crash_point(step: &str) {
+    if std::env::var("IOT_ROOTS_AGENT_CRASH_AT").is_ok_and(|s| s == step) {
+        eprintln!("agent: crashing at {step} (IOT_ROOTS_AGENT_CRASH_AT)");
+        std::process::abort();
+    }
 }
 
 /// Exponential backoff with full jitter: a random wait in [0, min(max, first * 2^n)].
@@ -169,10 +188,12 @@ impl Agent {
     /// so a bundle that failed its check is discarded rather than left staged.
     fn apply(&self, store: &mut TrustStore, bytes: &[u8]) -> Result<StageOutcome, StoreError> {
         let now = (self.clock)();
+        crash_point("started");
         let outcome = store.stage(bytes, now)?;
         let StageOutcome::Staged { version } = outcome else {
             return Ok(outcome);
         };
+        crash_point("staged");
         let host = self.health_target.host();
         let mut check =
             TlsHandshakeCheck::new(host, self.health_target.port(), host, self.provider.clone())
@@ -190,7 +211,9 @@ impl Agent {
             }
             return Err(e);
         }
+        crash_point("checked");
         store.commit(now)?;
+        crash_point("committed");
         Ok(outcome)
     }
 
@@ -373,7 +396,11 @@ impl Agent {
                 }
             }
             while let Some(p) = jobs.poll_publish() {
+                let is_update = p.topic.ends_with("/update");
                 client.publish(p.topic, QoS::AtLeastOnce, false, p.payload)?;
+                if is_update {
+                    crash_point("reported");
+                }
             }
             if done {
                 client.disconnect()?;
@@ -415,7 +442,18 @@ fn main() -> Result<(), Box<dyn Error>> {
         store_dir: PathBuf::from(get("state_dir")),
         store_config: StoreConfig::new(get("fleet"), signers),
         extra_anchors,
-        clock: wall_clock,
+        clock: match std::env::var("IOT_ROOTS_NOW") {
+            Ok(v) => {
+                let t =
+                    time::OffsetDateTime::parse(&v, &time::format_description::well_known::Rfc3339)
+                        .map_err(|e| format!("IOT_ROOTS_NOW={v:?}: {e}"))?;
+                let secs =
+                    u64::try_from(t.unix_timestamp()).map_err(|_| "IOT_ROOTS_NOW: before 1970")?;
+                let _ = FIXED_NOW.set(UnixTime::since_unix_epoch(Duration::from_secs(secs)));
+                fixed_clock
+            }
+            Err(_) => wall_clock,
+        },
         max_reconnects: None,
         stop,
     };

@@ -896,3 +896,140 @@ fn the_stop_flag_ends_the_agent_cleanly() {
     }
     assert_eq!(handle.join().expect("agent"), Ok(vec![]));
 }
+
+/// The example agent as a process, configured by environment for `device` on `broker`, at
+/// the tests' fixed clock, aborting at `crash_at` when given.
+fn agent_process(
+    pki: &Pki,
+    broker: &Mosquitto,
+    device: &Device,
+    files: &Path,
+    crash_at: Option<&str>,
+) -> std::process::Child {
+    let deps = std::env::current_exe().expect("test binary");
+    let bin = deps
+        .parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .join("examples/fleet_agent");
+    assert!(
+        bin.exists(),
+        "{} (built by cargo test with the example's features)",
+        bin.display()
+    );
+    let chain: String = pki
+        .client_chain
+        .iter()
+        .map(|c| common::mosquitto::pem("CERTIFICATE", c))
+        .collect();
+    std::fs::write(files.join("device.pem"), chain).expect("cert");
+    std::fs::write(
+        files.join("device.key"),
+        common::mosquitto::pem("PRIVATE KEY", &pki.client_key_der),
+    )
+    .expect("key");
+    std::fs::write(files.join("ca.pem"), pki.server_ca_pem()).expect("ca");
+    std::fs::write(files.join("set.json"), device.keys.set(1).to_json()).expect("set");
+    let mut cmd = std::process::Command::new(bin);
+    cmd.env_clear()
+        .env("IOT_ENDPOINT", format!("localhost:{}", broker.tls_port))
+        .env("THING_NAME", THING)
+        .env("CERT", files.join("device.pem"))
+        .env("KEY", files.join("device.key"))
+        .env("EXTRA_CA", files.join("ca.pem"))
+        .env("SIGNERS", files.join("set.json"))
+        .env("STATE_DIR", device.dir.path())
+        .env("FLEET", FLEET)
+        .env("IOT_ROOTS_NOW", common::rfc3339(CLOCK))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    if let Some(step) = crash_at {
+        cmd.env("IOT_ROOTS_AGENT_CRASH_AT", step);
+    }
+    cmd.spawn().expect("start the agent")
+}
+
+fn wait_exit(child: &mut std::process::Child, within: Duration) -> std::process::ExitStatus {
+    let until = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        if Instant::now() > until {
+            let _ = child.kill();
+            panic!("the agent did not exit within {within:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The agent process aborted (no cleanup, as a power cut) at each step of a job, then
+/// started again: the store is in the old or the new state at the crash, and the job ends
+/// SUCCEEDED with a reason that tells what happened (applied on the second run, or already
+/// active because the first run committed).
+#[test]
+fn an_agent_crash_at_each_job_step_ends_in_the_old_or_new_state_with_a_true_status() {
+    let Some((pki, broker, _)) = jobs_setup() else {
+        return;
+    };
+    for (step, committed) in [
+        ("started", false),
+        ("staged", false),
+        ("checked", false),
+        ("committed", true),
+        ("reported", true),
+    ] {
+        let device = Device {
+            keys: Keys::new(1),
+            dir: tempfile::tempdir().expect("tmp"),
+        };
+        let files = tempfile::tempdir().expect("tmp");
+        let service = jobs_service(&pki, &broker);
+        let job = format!("roots-v2-{step}");
+        service.queue(THING, &job, job_document(&good_bundle(&pki, &device)));
+
+        let mut first = agent_process(&pki, &broker, &device, files.path(), Some(step));
+        let status = wait_exit(&mut first, Duration::from_secs(30));
+        assert!(!status.success(), "{step}: the agent aborted ({status})");
+        let at_crash = active_version(device.dir.path(), &device);
+        assert_eq!(
+            at_crash,
+            committed.then_some(2),
+            "{step}: old or new, never between"
+        );
+
+        let mut second = agent_process(&pki, &broker, &device, files.path(), None);
+        let update = accepted_update(&service, &job);
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &second.id().to_string()])
+            .status();
+        let status = wait_exit(&mut second, Duration::from_secs(15));
+        assert!(
+            status.success(),
+            "{step}: SIGTERM stops it cleanly ({status})"
+        );
+
+        assert_eq!(update["status"], "SUCCEEDED", "{step}: {update}");
+        let reason = update["statusDetails"]["reason"].as_str().expect("reason");
+        match step {
+            "committed" => assert_eq!(reason, "already-active", "{step}"),
+            // The crashed run's update may or may not have left the process.
+            "reported" => assert!(
+                reason == "already-active" || reason == "applied",
+                "{step}: {reason}"
+            ),
+            _ => assert_eq!(reason, "applied", "{step}"),
+        }
+        assert_eq!(
+            active_version(device.dir.path(), &device),
+            Some(2),
+            "{step}"
+        );
+        assert_eq!(
+            service.status(THING, &job).as_deref(),
+            Some("SUCCEEDED"),
+            "{step}"
+        );
+        drop(service);
+    }
+}
