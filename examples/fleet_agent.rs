@@ -306,9 +306,21 @@ impl Agent {
         );
         loop {
             if self.stop.load(Ordering::Relaxed) {
+                // Between steps: nothing is half-applied (the store is crash-safe anyway).
+                // Let the DISCONNECT go out if the broker is there; never wait for one that
+                // is not.
                 eprintln!("agent: stopping");
-                client.disconnect()?;
-                self.stop.store(false, Ordering::Relaxed);
+                let _ = client.disconnect();
+                let until = Instant::now() + Duration::from_secs(2);
+                while Instant::now() < until {
+                    match connection.recv_timeout(Duration::from_millis(100)) {
+                        Ok(Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect))) | Ok(Err(_)) => {
+                            break
+                        }
+                        _ => {}
+                    }
+                }
+                break;
             }
             let wait = jobs
                 .poll_timeout()
@@ -344,7 +356,11 @@ impl Agent {
                     }
                     let wait = backoff.next();
                     eprintln!("agent: connection lost ({e}); reconnecting in {wait:.1?}");
-                    std::thread::sleep(wait);
+                    // In slices, so that a stop is honoured within 100 ms, not a minute.
+                    let until = Instant::now() + wait;
+                    while Instant::now() < until && !self.stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
                 }
             }
             while let Some(event) = jobs.poll_event() {

@@ -17,6 +17,8 @@ need softhsm2-util softhsm2
 need pkcs11-tool opensc
 # mosquitto lives in /usr/sbin, which a non-login PATH may lack.
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need mosquitto mosquitto
+# docs/aws-iot-jobs.md's "try it locally" plays the Jobs service with mosquitto_pub/_sub.
+need mosquitto_pub mosquitto-clients
 
 step() { printf '\n==> %s\n' "$*"; }
 

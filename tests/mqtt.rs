@@ -897,6 +897,35 @@ fn the_stop_flag_ends_the_agent_cleanly() {
     assert_eq!(handle.join().expect("agent"), Ok(vec![]));
 }
 
+/// A stop while the broker is gone (the agent backing off between reconnects) still ends
+/// the agent promptly: it neither waits for a DISCONNECT that cannot be sent nor sleeps out
+/// its backoff. Found by running docs/aws-iot-jobs.md's "try it locally", where SIGTERM after
+/// the broker stopped left the agent retrying forever.
+#[test]
+fn a_stop_while_the_broker_is_down_ends_the_agent_promptly() {
+    let Some((pki, mut broker, device)) = jobs_setup() else {
+        return;
+    };
+    let service = jobs_service(&pki, &broker);
+    let mut a = agent_for(&pki, &broker, &device);
+    a.max_reconnects = None;
+    let stop = a.stop.clone();
+    let handle = std::thread::spawn(move || a.run(None).map_err(|e| e.to_string()));
+    service
+        .shadow_where(THING, |s| s["schema"] == 1)
+        .expect("the agent connected");
+    drop(service);
+    broker.stop();
+    std::thread::sleep(Duration::from_secs(3)); // into its backoff
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let until = Instant::now() + Duration::from_secs(5);
+    while !handle.is_finished() {
+        assert!(Instant::now() < until, "the agent did not stop within 5 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(handle.join().expect("agent"), Ok(vec![]));
+}
+
 /// The example agent as a process, configured by environment for `device` on `broker`, at
 /// the tests' fixed clock, aborting at `crash_at` when given.
 fn agent_process(

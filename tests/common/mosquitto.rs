@@ -153,6 +153,12 @@ impl Mosquitto {
         Some(m)
     }
 
+    /// Stops the broker for good (every connection drops; nothing listens on its ports).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Stops the broker (every connection drops, sessions are lost) and starts it again on
     /// the same ports, as a broker restart in the field does.
     pub fn restart(&mut self) {

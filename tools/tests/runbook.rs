@@ -4,32 +4,15 @@
 //! the runbook fails CI. Blocks with another info string (`sh aws`, `sh pkcs11`) need AWS or
 //! an HSM and are skipped here.
 
+mod common;
+
 use std::path::Path;
+
+use common::sh_blocks;
 use std::process::Command;
 
 /// The runbook's rehearsal clock: fixed, so the test does not depend on the wall clock.
 const NOW: &str = "2027-01-02T00:00:00Z";
-
-/// The ```` ```sh ```` blocks of a Markdown text, in order (exactly `sh`, nothing after it).
-fn sh_blocks(markdown: &str) -> Vec<String> {
-    let mut blocks = Vec::new();
-    let mut current: Option<String> = None;
-    for line in markdown.lines() {
-        match (&mut current, line.trim_end()) {
-            (None, "```sh") => current = Some(String::new()),
-            (Some(b), "```") => {
-                blocks.push(std::mem::take(b));
-                current = None;
-            }
-            (Some(b), l) => {
-                b.push_str(l);
-                b.push('\n');
-            }
-            (None, _) => {}
-        }
-    }
-    blocks
-}
 
 fn have(program: &str) -> bool {
     Command::new(program)
