@@ -3,6 +3,11 @@
 //! `{jobId}/get`, and the `notify-next` the service sends when the next job changes. It
 //! answers on the `/accepted` and `/rejected` topics as the service does, and records every
 //! update a device sends. Bounded: it stops when dropped, or after its lifetime.
+//!
+//! Production uses AWS IoT Jobs. This double exists to test the device side: it models one
+//! execution per job and thing, versions, and the replies' codes. It does not model rollout
+//! rates, abort criteria, job timeouts or the service's response to publishers that did not
+//! subscribe.
 #![allow(dead_code, unreachable_pub)]
 
 use std::collections::BTreeMap;
