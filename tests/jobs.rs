@@ -109,6 +109,20 @@ fn started(job: &str, version: u64) -> Device {
     d
 }
 
+/// [`started`], then reported as already active (SUCCEEDED), the update published.
+fn reported(job: &str) -> Device {
+    let mut d = started(job, 1);
+    d.jobs
+        .report(job, ApplyOutcome::AlreadyActive { version: 2 }, t(2))
+        .expect("report");
+    d.published();
+    d
+}
+
+fn cancelled(job: &str) -> Vec<Event> {
+    vec![Event::JobCancelled { job_id: job.into() }]
+}
+
 #[test]
 fn a_job_runs_from_start_next_to_succeeded_with_its_status_details() {
     let mut d = started("roots-v2", 1);
@@ -226,12 +240,7 @@ fn a_job_cancelled_while_applying_is_dropped_and_its_report_refused() {
     let mut d = started("roots-v2", 1);
     // notify-next without an execution: the job in hand is no longer pending.
     d.deliver("notify-next", json!({ "timestamp": 5 }));
-    assert_eq!(
-        d.events(),
-        vec![Event::JobCancelled {
-            job_id: "roots-v2".into()
-        }]
-    );
+    assert_eq!(d.events(), cancelled("roots-v2"));
     assert_eq!(
         d.jobs
             .report("roots-v2", ApplyOutcome::AlreadyActive { version: 2 }, t(3)),
@@ -246,23 +255,14 @@ fn a_job_cancelled_while_applying_is_dropped_and_its_report_refused() {
 fn another_job_next_while_applying_means_the_first_was_cancelled() {
     let mut d = started("roots-v2", 1);
     d.deliver("notify-next", execution("roots-v3", 1, document(b"v3")));
-    assert_eq!(
-        d.events(),
-        vec![Event::JobCancelled {
-            job_id: "roots-v2".into()
-        }]
-    );
+    assert_eq!(d.events(), cancelled("roots-v2"));
     assert_eq!(d.published().0, "start-next");
 }
 
 #[test]
 fn an_update_refused_as_terminal_is_settled_by_asking_for_the_real_status() {
     // Timed out (inProgressTimeoutInMinutes) while the health check ran.
-    let mut d = started("roots-v2", 1);
-    d.jobs
-        .report("roots-v2", ApplyOutcome::AlreadyActive { version: 2 }, t(2))
-        .expect("report");
-    d.published();
+    let mut d = reported("roots-v2");
     d.reply(
         "roots-v2/update/rejected",
         json!({ "code": "TerminalStateReached", "message": "timed out" }),
@@ -273,22 +273,13 @@ fn an_update_refused_as_terminal_is_settled_by_asking_for_the_real_status() {
         "roots-v2/get/accepted",
         json!({ "execution": { "jobId": "roots-v2", "status": "TIMED_OUT", "versionNumber": 3 } }),
     );
-    assert_eq!(
-        d.events(),
-        vec![Event::JobCancelled {
-            job_id: "roots-v2".into()
-        }]
-    );
+    assert_eq!(d.events(), cancelled("roots-v2"));
     assert_eq!(d.published().0, "start-next");
 }
 
 #[test]
 fn a_lost_update_reply_is_recognised_when_the_status_is_already_ours() {
-    let mut d = started("roots-v2", 1);
-    d.jobs
-        .report("roots-v2", ApplyOutcome::AlreadyActive { version: 2 }, t(2))
-        .expect("report");
-    d.published();
+    let mut d = reported("roots-v2");
     // The connection drops before the reply; the update is sent again on reconnect.
     d.jobs.on_connect(t(3));
     let (topic, body) = d.published();
@@ -316,11 +307,7 @@ fn a_lost_update_reply_is_recognised_when_the_status_is_already_ours() {
 
 #[test]
 fn a_stale_expected_version_is_retried_against_the_current_one() {
-    let mut d = started("roots-v2", 1);
-    d.jobs
-        .report("roots-v2", ApplyOutcome::AlreadyActive { version: 2 }, t(2))
-        .expect("report");
-    d.published();
+    let mut d = reported("roots-v2");
     d.reply(
         "roots-v2/update/rejected",
         json!({ "code": "VersionMismatch", "message": "" }),
@@ -336,21 +323,12 @@ fn a_stale_expected_version_is_retried_against_the_current_one() {
 
 #[test]
 fn a_removed_job_is_cancelled_on_resource_not_found() {
-    let mut d = started("roots-v2", 1);
-    d.jobs
-        .report("roots-v2", ApplyOutcome::AlreadyActive { version: 2 }, t(2))
-        .expect("report");
-    d.published();
+    let mut d = reported("roots-v2");
     d.reply(
         "roots-v2/update/rejected",
         json!({ "code": "ResourceNotFound", "message": "gone" }),
     );
-    assert_eq!(
-        d.events(),
-        vec![Event::JobCancelled {
-            job_id: "roots-v2".into()
-        }]
-    );
+    assert_eq!(d.events(), cancelled("roots-v2"));
 }
 
 #[test]
