@@ -723,3 +723,71 @@ fn the_shadow_is_republished_when_the_deadline_crosses_a_threshold() {
         [true, false, true, false, true, false, true, true, true, false, true]
     );
 }
+
+/// A request the service refuses (throttled, internal error) is asked again after the
+/// response timeout, and the refusals count against the attempt budget: a service that
+/// refuses every time is asked MAX_REQUEST_ATTEMPTS times, not forever. For start-next this
+/// is also what keeps a throttled device from missing a queued job until it reconnects
+/// (notify-next comes only when the next job changes).
+#[test]
+fn refused_requests_are_asked_again_within_the_attempt_budget() {
+    // start-next.
+    // Replies are delivered at t(1), so each retry is due a response timeout later.
+    let later = t(1) + RESPONSE_TIMEOUT;
+    let mut d = Device::connected();
+    let mut sent = 1;
+    loop {
+        assert_eq!(d.published().0, "start-next");
+        d.reply(
+            "start-next/rejected",
+            json!({ "code": "RequestThrottled", "message": "slow down" }),
+        );
+        assert!(matches!(
+            d.events().as_slice(),
+            [Event::ServiceRejected {
+                request: Request::StartNext,
+                ..
+            }]
+        ));
+        d.jobs.handle_timeout(later);
+        if sent == MAX_REQUEST_ATTEMPTS {
+            break;
+        }
+        sent += 1;
+    }
+    d.nothing_published();
+    assert_eq!(
+        d.events(),
+        vec![Event::NoResponse {
+            request: Request::StartNext
+        }]
+    );
+
+    // The final update.
+    let mut d = reported("roots-v2");
+    for attempt in 1..=MAX_REQUEST_ATTEMPTS {
+        d.reply(
+            "roots-v2/update/rejected",
+            json!({ "code": "InternalError", "message": "try later" }),
+        );
+        d.events();
+        d.jobs.handle_timeout(later);
+        if attempt < MAX_REQUEST_ATTEMPTS {
+            let (topic, body) = d.published();
+            assert_eq!(
+                (topic.as_str(), body["status"].clone()),
+                ("roots-v2/update", json!("SUCCEEDED"))
+            );
+        }
+    }
+    d.nothing_published();
+    assert_eq!(
+        d.events(),
+        vec![Event::NoResponse {
+            request: Request::Update
+        }]
+    );
+    // A reconnect sends it again.
+    d.jobs.on_connect(later);
+    assert_eq!(d.published().0, "roots-v2/update");
+}

@@ -146,8 +146,8 @@ pub enum Event {
         /// The service's message.
         message: String,
     },
-    /// A request went unanswered [`MAX_REQUEST_ATTEMPTS`] times: nothing more is sent until
-    /// the next [`JobsClient::on_connect`].
+    /// A request went unanswered, or was refused, [`MAX_REQUEST_ATTEMPTS`] times: nothing
+    /// more is sent until the next [`JobsClient::on_connect`].
     NoResponse {
         /// Which request.
         request: Request,
@@ -614,13 +614,17 @@ impl JobsClient {
             "start-next/rejected" => {
                 let r: Rejected = serde_json::from_slice(payload).map_err(malformed)?;
                 if self.answers(Request::StartNext, r.client_token.as_deref()) {
-                    self.in_flight = None;
+                    let attempts = self.in_flight.take().map_or(1, |f| f.attempts);
                     self.phase = Phase::Idle;
                     self.events.push_back(Event::ServiceRejected {
                         request: Request::StartNext,
                         code: r.code,
                         message: r.message,
                     });
+                    // Asked again later: a notify-next comes only when the next job changes,
+                    // so a throttled device would otherwise miss a queued job until it
+                    // reconnects.
+                    self.retry_later(Request::StartNext, attempts, now);
                 }
             }
             _ => {
@@ -641,8 +645,8 @@ impl JobsClient {
                     "update/rejected" => {
                         let r: Rejected = serde_json::from_slice(payload).map_err(malformed)?;
                         if self.answers(Request::Update, r.client_token.as_deref()) {
-                            self.in_flight = None;
-                            self.on_update_rejected(job_id, r, now);
+                            let attempts = self.in_flight.take().map_or(1, |f| f.attempts);
+                            self.on_update_rejected(job_id, r, now, attempts);
                         }
                     }
                     "get/accepted" => {
@@ -656,8 +660,8 @@ impl JobsClient {
                     "get/rejected" => {
                         let r: Rejected = serde_json::from_slice(payload).map_err(malformed)?;
                         if self.answers(Request::Describe, r.client_token.as_deref()) {
-                            self.in_flight = None;
-                            self.on_describe_rejected(job_id, r, now);
+                            let attempts = self.in_flight.take().map_or(1, |f| f.attempts);
+                            self.on_describe_rejected(job_id, r, now, attempts);
                         }
                     }
                     _ => {
@@ -750,7 +754,7 @@ impl JobsClient {
         }
     }
 
-    fn on_update_rejected(&mut self, job_id: &str, r: Rejected, now: Duration) {
+    fn on_update_rejected(&mut self, job_id: &str, r: Rejected, now: Duration, attempts: u32) {
         let Phase::Finishing(job, fin) = self.phase.clone() else {
             return;
         };
@@ -776,13 +780,7 @@ impl JobsClient {
                     code: r.code,
                     message: r.message,
                 });
-                // Retried on the timeout, within the attempt budget.
-                self.in_flight = Some(InFlight {
-                    request: Request::Update,
-                    token: String::new(),
-                    sent_at: now,
-                    attempts: 1,
-                });
+                self.retry_later(Request::Update, attempts, now);
             }
         }
     }
@@ -820,7 +818,7 @@ impl JobsClient {
         }
     }
 
-    fn on_describe_rejected(&mut self, job_id: &str, r: Rejected, now: Duration) {
+    fn on_describe_rejected(&mut self, job_id: &str, r: Rejected, now: Duration, attempts: u32) {
         let Phase::Describing(job, _) = self.phase.clone() else {
             return;
         };
@@ -835,11 +833,19 @@ impl JobsClient {
             code: r.code,
             message: r.message,
         });
+        self.retry_later(Request::Describe, attempts, now);
+    }
+
+    /// Sends `request` again after [`RESPONSE_TIMEOUT`] (through [`JobsClient::handle_timeout`]).
+    /// The refused attempt counts against [`MAX_REQUEST_ATTEMPTS`], so a service that refuses
+    /// every time is asked a bounded number of times, not forever.
+    fn retry_later(&mut self, request: Request, attempts: u32, now: Duration) {
         self.in_flight = Some(InFlight {
-            request: Request::Describe,
+            request,
+            // Matches no reply: the retry sends a fresh token.
             token: String::new(),
             sent_at: now,
-            attempts: 1,
+            attempts,
         });
     }
 
