@@ -8,6 +8,8 @@
 //! 2. Applies the job's bundle through `TrustStore`: stage (full verification against the
 //!    device's floors), a TLS handshake to the endpoint trusting only the staged roots,
 //!    commit.
+//!    A health check that could not run (the network, not the bundle) is tried again, up
+//!    to [`HEALTH_CHECK_ATTEMPTS`] times, before the job is reported FAILED.
 //! 3. Reports SUCCEEDED, FAILED or REJECTED with `statusDetails` and `expectedVersion`.
 //! 4. A job whose document names a `bundleUrl` (a presigned S3 URL, for bundles too large
 //!    for a job document) is downloaded over HTTPS trusting only the active roots, capped at
@@ -58,6 +60,13 @@ const DEADLINE_CHECK: Duration = Duration::from_secs(60);
 /// The longest wait between reconnects: a fleet reconnecting after a broker outage spreads
 /// over this window (with jitter) instead of arriving at once.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// How many times the agent tries a job whose health check could not run (the network or
+/// the broker, not the bundle: the store keeps it staged and counts no attempt) before it
+/// reports FAILED. The waits between tries double from one second, with jitter, so the
+/// whole budget is about 15-22 s: longer than a broker restart, far shorter than any job
+/// timeout an operator would set, and spread so a fleet does not retry in step.
+pub(crate) const HEALTH_CHECK_ATTEMPTS: u32 = 5;
 
 /// What the agent needs.
 pub(crate) struct Agent {
@@ -160,7 +169,7 @@ pub(crate) fn wall_clock() -> UnixTime {
 /// `reported` (the final update handed to the MQTT client).
 fn crash_point(step: &str) {
     if std::env::var("IOT_ROOTS_AGENT_CRASH_AT").is_ok_and(|s| s == step) {
-        eprintln!("agent: crashing at {step} (IOT_ROOTS_AGENT_CRASH_AT)");
+        tracing::warn!(step, "crashing (IOT_ROOTS_AGENT_CRASH_AT)");
         std::process::abort();
     }
 }
@@ -170,22 +179,50 @@ struct Backoff {
     failures: u32,
 }
 
+/// A random fraction in [0, 1). RandomState is seeded from the OS per instance: jitter
+/// without a dependency.
+fn unit_random(salt: u32) -> f64 {
+    (RandomState::new().hash_one(salt) % 1_000) as f64 / 1_000.0
+}
+
 impl Backoff {
     fn next(&mut self) -> Duration {
         let cap = FIRST_BACKOFF
             .saturating_mul(1 << self.failures.min(16))
             .min(MAX_BACKOFF);
         self.failures += 1;
-        // RandomState is seeded from the OS per instance: jitter without a dependency.
-        let r = RandomState::new().hash_one(self.failures);
-        cap.mul_f64((r % 1_000) as f64 / 1_000.0)
+        cap.mul_f64(unit_random(self.failures))
             .max(Duration::from_millis(100))
     }
 }
 
+/// Where a job's bundle comes from.
+enum Source {
+    Inline(Vec<u8>),
+    Url { url: String, max_bytes: usize },
+}
+
+/// The job in hand: applied when due, and again (up to [`HEALTH_CHECK_ATTEMPTS`]) while its
+/// health check cannot run.
+struct Pending {
+    job_id: String,
+    source: Source,
+    attempts: u32,
+    due: Duration,
+}
+
+impl Pending {
+    /// The wait before try `attempts + 1`: 2^(attempts - 1) s, plus up to half again.
+    fn retry_wait(&self) -> Duration {
+        let base = Duration::from_secs(1 << self.attempts.saturating_sub(1).min(5));
+        base + base.mul_f64(unit_random(self.attempts) / 2.0)
+    }
+}
+
 impl Agent {
-    /// Stage → health check → commit, one health-check attempt per job: a job is terminal,
-    /// so a bundle that failed its check is discarded rather than left staged.
+    /// Stage → health check → commit. A bundle that failed its check is discarded rather
+    /// than left staged (the job's status is final); one whose check could not run stays
+    /// staged, and the caller tries again.
     fn apply(&self, store: &mut TrustStore, bytes: &[u8]) -> Result<StageOutcome, StoreError> {
         let now = (self.clock)();
         crash_point("started");
@@ -258,6 +295,26 @@ impl Agent {
             .map_err(|e| format!("reading the bundle: {e}"))
     }
 
+    /// One try at the job in hand: download (for a `bundleUrl`), then apply.
+    fn attempt(&self, store: &mut TrustStore, job: &Pending) -> ApplyOutcome {
+        match &job.source {
+            Source::Inline(bundle) => {
+                tracing::info!(job = %job.job_id, bytes = bundle.len(), "applying");
+                ApplyOutcome::from_store(&self.apply(store, bundle), store)
+            }
+            Source::Url { url, max_bytes } => {
+                tracing::info!(job = %job.job_id, "downloading the bundle");
+                match self.download(store, url, *max_bytes) {
+                    Ok(bundle) => ApplyOutcome::from_store(&self.apply(store, &bundle), store),
+                    Err(detail) => ApplyOutcome::Failed {
+                        reason: FailureReason::Download,
+                        detail,
+                    },
+                }
+            }
+        }
+    }
+
     /// Runs until `max_jobs` jobs finished (forever with `None`).
     pub(crate) fn run(&self, max_jobs: Option<usize>) -> Result<Vec<Report>, Box<dyn Error>> {
         let mut store = match TrustStore::open(&self.store_dir, self.store_config.clone()) {
@@ -291,6 +348,7 @@ impl Agent {
         let mut backoff = Backoff { failures: 0 };
         let mut reports = Vec::new();
         let mut done = false;
+        let mut pending: Option<Pending> = None;
         // The named shadow (iot-roots): on every connect, after each job, and when the
         // earliest deadline crosses a threshold.
         let mut watch = DeadlineWatch::new();
@@ -299,17 +357,13 @@ impl Agent {
             let p = shadow_update(&self.thing, store, (self.clock)());
             client.publish(p.topic, QoS::AtLeastOnce, false, p.payload)
         };
-        eprintln!(
-            "agent: connecting to {} as {}",
-            self.endpoint.host(),
-            self.thing
-        );
+        tracing::info!(endpoint = self.endpoint.host(), thing = %self.thing, "connecting");
         loop {
             if self.stop.load(Ordering::Relaxed) {
                 // Between steps: nothing is half-applied (the store is crash-safe anyway).
                 // Let the DISCONNECT go out if the broker is there; never wait for one that
                 // is not.
-                eprintln!("agent: stopping");
+                tracing::info!("stopping");
                 let _ = client.disconnect();
                 let until = Instant::now() + Duration::from_secs(2);
                 while Instant::now() < until {
@@ -324,13 +378,16 @@ impl Agent {
             }
             let wait = jobs
                 .poll_timeout()
+                .into_iter()
+                .chain(pending.as_ref().map(|p| p.due))
+                .min()
                 .map_or(Duration::from_secs(1), |t| t.saturating_sub(mono()))
                 .clamp(Duration::from_millis(10), Duration::from_secs(1));
             match connection.recv_timeout(wait) {
                 Err(_) => jobs.handle_timeout(mono()),
                 Ok(Ok(Event::Incoming(Packet::ConnAck(_)))) => {
                     backoff.failures = 0;
-                    eprintln!("agent: connected; subscribing and asking for the next job");
+                    tracing::info!("connected; subscribing and asking for the next job");
                     for topic in jobs.subscriptions() {
                         client.subscribe(topic, QoS::AtLeastOnce)?;
                     }
@@ -340,7 +397,7 @@ impl Agent {
                 }
                 Ok(Ok(Event::Incoming(Packet::Publish(p)))) => {
                     if let Err(e) = jobs.handle_message(&p.topic, &p.payload, mono()) {
-                        eprintln!("agent: ignored a message: {e}");
+                        tracing::warn!(error = %e, "ignored a message");
                     }
                 }
                 Ok(Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect))) => break,
@@ -355,7 +412,7 @@ impl Agent {
                         );
                     }
                     let wait = backoff.next();
-                    eprintln!("agent: connection lost ({e}); reconnecting in {wait:.1?}");
+                    tracing::warn!(error = %e, wait = ?wait, "connection lost; reconnecting");
                     // In slices, so that a stop is honoured within 100 ms, not a minute.
                     let until = Instant::now() + wait;
                     while Instant::now() < until && !self.stop.load(Ordering::Relaxed) {
@@ -366,48 +423,85 @@ impl Agent {
             while let Some(event) = jobs.poll_event() {
                 match event {
                     jobs::Event::ApplyBundle { job_id, bundle } => {
-                        eprintln!("agent: job {job_id}: applying ({} bytes)", bundle.len());
-                        let result = self.apply(&mut store, &bundle);
-                        let outcome = ApplyOutcome::from_store(&result, &store);
-                        eprintln!("agent: job {job_id}: {outcome:?}");
-                        jobs.report(&job_id, outcome, mono())?;
+                        pending = Some(Pending {
+                            job_id,
+                            source: Source::Inline(bundle),
+                            attempts: 0,
+                            due: mono(),
+                        });
                     }
                     jobs::Event::DownloadBundle {
                         job_id,
                         url,
                         max_bytes,
                     } => {
-                        eprintln!("agent: job {job_id}: downloading the bundle");
-                        let outcome = match self.download(&store, &url, max_bytes) {
-                            Ok(bundle) => {
-                                let result = self.apply(&mut store, &bundle);
-                                ApplyOutcome::from_store(&result, &store)
-                            }
-                            Err(detail) => ApplyOutcome::Failed {
-                                reason: FailureReason::Download,
-                                detail,
-                            },
-                        };
-                        eprintln!("agent: job {job_id}: {outcome:?}");
-                        jobs.report(&job_id, outcome, mono())?;
+                        pending = Some(Pending {
+                            job_id,
+                            source: Source::Url { url, max_bytes },
+                            attempts: 0,
+                            due: mono(),
+                        });
                     }
                     jobs::Event::JobFinished { job_id, status } => {
-                        eprintln!("agent: job {job_id}: {status:?}");
+                        tracing::info!(job = %job_id, status = ?status, "job finished");
                         reports.push(Report { job_id, status });
                         publish_shadow(&store)?;
                         done = max_jobs.is_some_and(|m| reports.len() >= m);
                     }
                     jobs::Event::JobCancelled { job_id } => {
-                        eprintln!("agent: job {job_id}: cancelled by the service");
+                        tracing::info!(job = %job_id, "cancelled by the service");
+                        pending = pending.filter(|p| p.job_id != job_id);
                     }
-                    jobs::Event::Idle => eprintln!("agent: waiting for a job"),
-                    other => eprintln!("agent: {other:?}"),
+                    jobs::Event::Idle => tracing::info!("waiting for a job"),
+                    other => tracing::info!(event = ?other, "jobs"),
+                }
+            }
+            if let Some(mut job) = pending.take_if(|p| mono() >= p.due) {
+                job.attempts += 1;
+                match self.attempt(&mut store, &job) {
+                    ApplyOutcome::Failed {
+                        reason: FailureReason::HealthCheckUnavailable,
+                        detail,
+                    } if job.attempts < HEALTH_CHECK_ATTEMPTS => {
+                        let wait = job.retry_wait();
+                        tracing::warn!(
+                            job = %job.job_id,
+                            detail = %detail,
+                            wait = ?wait,
+                            attempt = job.attempts,
+                            of = HEALTH_CHECK_ATTEMPTS,
+                            "health check could not run; trying again"
+                        );
+                        job.due = mono() + wait;
+                        pending = Some(job);
+                    }
+                    ApplyOutcome::Failed {
+                        reason: FailureReason::HealthCheckUnavailable,
+                        detail,
+                    } => {
+                        let outcome = ApplyOutcome::Failed {
+                            reason: FailureReason::HealthCheckUnavailable,
+                            detail: format!("{detail} (tried {} times)", job.attempts),
+                        };
+                        tracing::info!(job = %job.job_id, outcome = ?outcome, "outcome");
+                        if let Err(e) = jobs.report(&job.job_id, outcome, mono()) {
+                            tracing::warn!(job = %job.job_id, error = %e, "not reported");
+                        }
+                    }
+                    outcome => {
+                        tracing::info!(job = %job.job_id, outcome = ?outcome, "outcome");
+                        // Not the job in hand any more (cancelled or timed out meanwhile):
+                        // the service has its status; the store has the truth.
+                        if let Err(e) = jobs.report(&job.job_id, outcome, mono()) {
+                            tracing::warn!(job = %job.job_id, error = %e, "not reported");
+                        }
+                    }
                 }
             }
             if mono().saturating_sub(last_deadline_check) >= DEADLINE_CHECK {
                 last_deadline_check = mono();
                 if watch.crossed(store.status((self.clock)()).days_to_earliest_deadline) {
-                    eprintln!("agent: the earliest deadline crossed a threshold; reporting");
+                    tracing::info!("the earliest deadline crossed a threshold; reporting");
                     publish_shadow(&store)?;
                 }
             }
@@ -430,12 +524,19 @@ impl Agent {
 #[allow(dead_code)]
 fn main() -> Result<(), Box<dyn Error>> {
     use rustls_pki_types::pem::PemObject as _;
+    // Structured logs on stderr (journald keeps them under systemd): one line per step, its
+    // fields as key=value. RUST_LOG-style filtering is left to the fleet's own builds.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(false)
+        .init();
     let file = std::env::var_os("AGENT_CONFIG").map(PathBuf::from);
     let set = settings(file.as_deref(), |k| std::env::var(k).ok())?;
     let get = |k: &str| set.get(k).cloned().unwrap_or_default();
     let endpoint = Endpoint::parse(&get("endpoint"))?;
     for w in endpoint.warnings() {
-        eprintln!("warning: {w}");
+        tracing::warn!("{w}");
     }
     let chain = rustls_pki_types::CertificateDer::pem_file_iter(get("cert"))?
         .collect::<Result<Vec<_>, _>>()?;

@@ -820,6 +820,103 @@ fn the_agent_rides_out_broker_restarts_while_idle_and_mid_job() {
     );
 }
 
+/// Forwards every connection to `port_from` on to `port_to` (both loopback), from `after` on,
+/// for 60 s at most.
+fn forward_later(port_from: u16, port_to: u16, after: Duration) {
+    std::thread::spawn(move || {
+        std::thread::sleep(after);
+        let listener = TcpListener::bind(("127.0.0.1", port_from)).expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let until = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < until {
+            let Ok((down, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            };
+            let _ = down.set_nonblocking(false);
+            let Ok(up) = TcpStream::connect(("127.0.0.1", port_to)) else {
+                continue;
+            };
+            for (mut from, mut to) in [
+                (
+                    down.try_clone().expect("clone"),
+                    up.try_clone().expect("clone"),
+                ),
+                (up, down),
+            ] {
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from, &mut to);
+                    let _ = to.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        }
+    });
+}
+
+/// The agent's health check target, on a port where nothing listens until `forward_after`
+/// (never with `None`), then forwarded to the broker.
+fn agent_checking_a_late_endpoint(
+    pki: &Pki,
+    broker: &Mosquitto,
+    device: &Device,
+    forward_after: Option<Duration>,
+) -> agent::Agent {
+    let port = common::mosquitto::free_port();
+    if let Some(after) = forward_after {
+        forward_later(port, broker.tls_port, after);
+    }
+    let mut a = agent_for(pki, broker, device);
+    a.health_target = Endpoint::parse(&format!("localhost:{port}")).expect("endpoint");
+    a
+}
+
+/// A health check that cannot run (nothing answers yet: the network, not the bundle) is
+/// tried again, and the job succeeds once the endpoint answers. Without the retry, the first
+/// try's failure would be the job's status.
+#[test]
+fn a_health_check_that_cannot_run_is_tried_again_and_the_job_succeeds_once_it_can() {
+    let Some((pki, broker, device)) = jobs_setup() else {
+        return;
+    };
+    let service = jobs_service(&pki, &broker);
+    service.queue(THING, "roots-v2", job_document(&good_bundle(&pki, &device)));
+    let a = agent_checking_a_late_endpoint(&pki, &broker, &device, Some(Duration::from_secs(2)));
+    let handle = spawn_agent(a, 1);
+    let update = accepted_update(&service, "roots-v2");
+    assert_eq!(update["status"], "SUCCEEDED", "{update}");
+    assert_eq!(update["statusDetails"]["reason"], "applied", "{update}");
+    handle.join().expect("agent").expect("run");
+    assert_eq!(active_version(device.dir.path(), &device), Some(2));
+}
+
+/// A health check that never runs is reported FAILED after the agent's budget of tries,
+/// saying how many; the bundle stays staged and the device keeps its roots.
+#[test]
+fn a_health_check_that_never_runs_fails_the_job_after_its_budget_of_tries() {
+    let Some((pki, broker, device)) = jobs_setup() else {
+        return;
+    };
+    let service = jobs_service(&pki, &broker);
+    service.queue(THING, "roots-v2", job_document(&good_bundle(&pki, &device)));
+    let a = agent_checking_a_late_endpoint(&pki, &broker, &device, None);
+    let handle = spawn_agent(a, 1);
+    let update = accepted_update(&service, "roots-v2");
+    assert_eq!(update["status"], "FAILED", "{update}");
+    let details = &update["statusDetails"];
+    assert_eq!(details["reason"], "health-check-unavailable", "{update}");
+    let detail = details["detail"].as_str().expect("detail");
+    let tries = format!("(tried {} times)", agent::HEALTH_CHECK_ATTEMPTS);
+    assert!(detail.ends_with(&tries), "{detail}");
+    handle.join().expect("agent").expect("run");
+    let store = TrustStore::open(
+        device.dir.path(),
+        StoreConfig::new(FLEET, device.keys.set(1)),
+    )
+    .expect("open");
+    assert_eq!(store.active_bundle().map(|b| b.payload().version), None);
+    assert_eq!(store.staged().map(|s| s.version), Some(2));
+}
+
 /// The first update for `job_id` the service accepted, within 60 s (refused or lost ones,
 /// around a restart, are skipped).
 fn accepted_update(service: &JobsService, job_id: &str) -> serde_json::Value {
@@ -946,17 +1043,8 @@ fn agent_process(
         "{} (built by cargo test with the example's features)",
         bin.display()
     );
-    let chain: String = pki
-        .client_chain
-        .iter()
-        .map(|c| common::mosquitto::pem("CERTIFICATE", c))
-        .collect();
-    std::fs::write(files.join("device.pem"), chain).expect("cert");
-    std::fs::write(
-        files.join("device.key"),
-        common::mosquitto::pem("PRIVATE KEY", &pki.client_key_der),
-    )
-    .expect("key");
+    std::fs::write(files.join("device.pem"), pki.client_chain_pem()).expect("cert");
+    std::fs::write(files.join("device.key"), pki.client_key_pem()).expect("key");
     std::fs::write(files.join("ca.pem"), pki.server_ca_pem()).expect("ca");
     std::fs::write(files.join("set.json"), device.keys.set(1).to_json()).expect("set");
     let mut cmd = std::process::Command::new(bin);

@@ -105,5 +105,5 @@ fn try_it_locally_runs_verbatim() {
         serde_json::from_str(log("update.json").trim()).expect("the agent's update");
     assert_eq!(update["status"], "SUCCEEDED", "{update}");
     assert_eq!(update["statusDetails"]["version"], "1", "{update}");
-    assert!(log("agent.log").contains("agent: job roots-v1: Applied"));
+    assert!(log("agent.log").contains("job=roots-v1 outcome=Applied"));
 }
