@@ -56,7 +56,7 @@ use rustls_pki_types::{TrustAnchor, UnixTime};
 /// The first wait after a lost connection; it doubles up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 /// How often the agent checks whether its earliest deadline crossed a threshold.
-const DEADLINE_CHECK: Duration = Duration::from_secs(60);
+pub(crate) const DEADLINE_CHECK: Duration = Duration::from_secs(60);
 /// The longest wait between reconnects: a fleet reconnecting after a broker outage spreads
 /// over this window (with jitter) instead of arriving at once.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
@@ -83,6 +83,8 @@ pub(crate) struct Agent {
     pub(crate) clock: fn() -> UnixTime,
     /// Give up after this many consecutive failed connection attempts (`None`: never).
     pub(crate) max_reconnects: Option<u32>,
+    /// How often to check the earliest deadline ([`DEADLINE_CHECK`]; shorter in tests).
+    pub(crate) deadline_check: Duration,
     /// Set (by SIGTERM, or a test) to stop: the agent finishes the step in hand, disconnects
     /// and returns.
     pub(crate) stop: Arc<AtomicBool>,
@@ -352,6 +354,9 @@ impl Agent {
         // The named shadow (iot-roots): on every connect, after each job, and when the
         // earliest deadline crosses a threshold.
         let mut watch = DeadlineWatch::new();
+        // The baseline: every connect publishes anyway, so a check before the first one
+        // must not publish for the watch's first call.
+        watch.crossed(store.status((self.clock)()).days_to_earliest_deadline);
         let mut last_deadline_check = Duration::ZERO;
         let publish_shadow = |store: &TrustStore| {
             let p = shadow_update(&self.thing, store, (self.clock)());
@@ -458,7 +463,11 @@ impl Agent {
             }
             if let Some(mut job) = pending.take_if(|p| mono() >= p.due) {
                 job.attempts += 1;
-                match self.attempt(&mut store, &job) {
+                let outcome = self.attempt(&mut store, &job);
+                // The shadow published when the job finishes carries the new deadline: the
+                // watch starts from it, or its next check would publish the same state again.
+                watch.crossed(store.status((self.clock)()).days_to_earliest_deadline);
+                match outcome {
                     ApplyOutcome::Failed {
                         reason: FailureReason::HealthCheckUnavailable,
                         detail,
@@ -498,7 +507,7 @@ impl Agent {
                     }
                 }
             }
-            if mono().saturating_sub(last_deadline_check) >= DEADLINE_CHECK {
+            if mono().saturating_sub(last_deadline_check) >= self.deadline_check {
                 last_deadline_check = mono();
                 if watch.crossed(store.status((self.clock)()).days_to_earliest_deadline) {
                     tracing::info!("the earliest deadline crossed a threshold; reporting");
@@ -572,6 +581,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             Err(_) => wall_clock,
         },
         max_reconnects: None,
+        deadline_check: DEADLINE_CHECK,
         stop,
     };
     agent.run(None)?;

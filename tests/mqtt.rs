@@ -384,6 +384,7 @@ fn agent_for(pki: &Pki, broker: &Mosquitto, device: &Device) -> agent::Agent {
             .expect("endpoint"),
         clock: || at(CLOCK),
         max_reconnects: Some(3),
+        deadline_check: agent::DEADLINE_CHECK,
         stop: Arc::new(std::sync::atomic::AtomicBool::new(false)),
     }
 }
@@ -818,6 +819,38 @@ fn the_agent_rides_out_broker_restarts_while_idle_and_mid_job() {
         service.status(THING, "roots-v2-again").as_deref(),
         Some("SUCCEEDED")
     );
+}
+
+/// A committed bundle moves the earliest deadline; the shadow published after the job says
+/// so, and the deadline check that follows publishes nothing more (it once published the same
+/// state again, one message per device per rollout).
+#[test]
+fn after_a_job_the_deadline_check_does_not_publish_the_same_shadow_again() {
+    let Some((pki, broker, device)) = jobs_setup() else {
+        return;
+    };
+    let service = jobs_service(&pki, &broker);
+    service.queue(THING, "roots-v2", job_document(&good_bundle(&pki, &device)));
+    let mut a = agent_for(&pki, &broker, &device);
+    a.deadline_check = Duration::from_millis(100);
+    let stop = a.stop.clone();
+    let handle = std::thread::spawn(move || a.run(None).map_err(|e| e.to_string()));
+    let update = accepted_update(&service, "roots-v2");
+    assert_eq!(update["status"], "SUCCEEDED", "{update}");
+    let after_job = service
+        .shadow_where(THING, |s| s["version"] == 2)
+        .expect("the shadow after the job");
+    // Many deadline checks later:
+    std::thread::sleep(Duration::from_millis(1500));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let reports = handle.join().expect("agent").expect("run");
+    assert_eq!(reports.len(), 1);
+    assert_eq!(
+        service.shadow_publishes(THING),
+        2,
+        "on connect, after the job"
+    );
+    assert_eq!(after_job["version"], 2);
 }
 
 /// Forwards every connection to `port_from` on to `port_to` (both loopback), from `after` on,

@@ -96,6 +96,8 @@ struct State {
     reject_updates: Vec<String>,
     /// The last `reported` state each thing published to its `iot-roots` named shadow.
     shadows: BTreeMap<String, Value>,
+    /// How many shadow updates each thing published.
+    shadow_publishes: BTreeMap<String, u64>,
     /// Rollouts by job id.
     jobs: BTreeMap<String, JobProgress>,
     /// Told of every execution that goes IN_PROGRESS: (thing, job id).
@@ -348,6 +350,12 @@ impl JobsService {
         self.state.lock().expect("lock").shadows.clone()
     }
 
+    /// How many shadow updates `thing` published.
+    pub fn shadow_publishes(&self, thing: &str) -> u64 {
+        let st = self.state.lock().expect("lock");
+        st.shadow_publishes.get(thing).copied().unwrap_or(0)
+    }
+
     /// Forgets every shadow state (to see each thing publish again).
     pub fn forget_shadows(&self) {
         self.state.lock().expect("lock").shadows.clear();
@@ -494,11 +502,9 @@ fn serve(client: &Tx, state: &Mutex<State>, updates: &Sender<Update>, topic: &st
     };
     if let Some((thing, "iot-roots/update")) = rest.split_once("/shadow/name/") {
         let reported = body["state"]["reported"].clone();
-        state
-            .lock()
-            .expect("lock")
-            .shadows
-            .insert(thing.into(), reported);
+        let mut st = state.lock().expect("lock");
+        st.shadows.insert(thing.into(), reported);
+        *st.shadow_publishes.entry(thing.into()).or_default() += 1;
         return;
     }
     let Some((thing, op)) = rest.split_once("/jobs/") else {

@@ -92,11 +92,15 @@ impl fmt::Display for Error {
             ),
             Self::NoEndpointAddress => f.write_str("DescribeEndpoint returned no address"),
             Self::Sdk { operation, source } => {
-                write!(
-                    f,
-                    "{operation}: {}",
-                    aws_sdk_iot::error::DisplayErrorContext(source.as_ref())
-                )
+                // Each cause's own words, outermost first (the SDK's DisplayErrorContext
+                // also appends the whole Debug tree, which no user can read).
+                write!(f, "{operation}")?;
+                let mut next: Option<&(dyn std::error::Error + 'static)> = Some(source.as_ref());
+                while let Some(e) = next {
+                    write!(f, ": {e}")?;
+                    next = e.source();
+                }
+                Ok(())
             }
         }
     }

@@ -345,3 +345,22 @@ fn the_binary_names_a_missing_extra_anchor_file_and_fails() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.starts_with("error: /nonexistent/ca.pem: "), "{err}");
 }
+
+#[tokio::test]
+async fn an_empty_endpoint_address_is_refused_before_any_publish() {
+    let ca = Ca::new("data-plane stand-in CA");
+    let (port, requests) = stand_in(ca.server(), Some(String::new()));
+    let dir = tempfile::tempdir().expect("tmp");
+    let trust = Trust::compiled_in()
+        .with_extra_anchors(&pem_file(dir.path(), &[ca.der()]))
+        .expect("anchors");
+    match publish_hello(&trust, port).await {
+        Err(Error::NoEndpointAddress) => {}
+        other => panic!("expected NoEndpointAddress, got {other:?}"),
+    }
+    let describe = requests
+        .recv_timeout(Duration::from_secs(5))
+        .expect("describe");
+    assert_eq!(describe.method, "GET");
+    assert!(requests.try_recv().is_err(), "nothing was published");
+}
