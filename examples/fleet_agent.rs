@@ -484,20 +484,18 @@ impl Agent {
                         job.due = mono() + wait;
                         pending = Some(job);
                     }
-                    ApplyOutcome::Failed {
-                        reason: FailureReason::HealthCheckUnavailable,
-                        detail,
-                    } => {
-                        let outcome = ApplyOutcome::Failed {
-                            reason: FailureReason::HealthCheckUnavailable,
-                            detail: format!("{detail} (tried {} times)", job.attempts),
-                        };
-                        tracing::info!(job = %job.job_id, outcome = ?outcome, "outcome");
-                        if let Err(e) = jobs.report(&job.job_id, outcome, mono()) {
-                            tracing::warn!(job = %job.job_id, error = %e, "not reported");
-                        }
-                    }
                     outcome => {
+                        let outcome = match outcome {
+                            // Out of tries: the status says how many there were.
+                            ApplyOutcome::Failed {
+                                reason: reason @ FailureReason::HealthCheckUnavailable,
+                                detail,
+                            } => ApplyOutcome::Failed {
+                                reason,
+                                detail: format!("{detail} (tried {} times)", job.attempts),
+                            },
+                            other => other,
+                        };
                         tracing::info!(job = %job.job_id, outcome = ?outcome, "outcome");
                         // Not the job in hand any more (cancelled or timed out meanwhile):
                         // the service has its status; the store has the truth.
