@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use aws_iot_roots::bundle::{BundleBuilder, Limits};
 use aws_iot_roots::client::{client_config, mqtt_options, Endpoint, Protocol};
-use aws_iot_roots::store::{StoreConfig, TrustStore};
+use aws_iot_roots::store::{HealthCheck as _, StoreConfig, TlsHandshakeCheck, TrustStore};
 use base64::Engine as _;
 use common::bundles::*;
 use common::jobs_service::{AbortCriteria, JobsService, Rollout, RolloutSummary};
@@ -484,12 +484,16 @@ fn a_simulated_fleet_rolls_out_aborts_and_survives_kills_and_a_broker_restart() 
         }
     }
     // No device is left without working roots: each reaches its own endpoint trusting only
-    // its store's signed roots (the application anchors left out).
+    // its store's signed roots (the application anchors left out), by the handshake the
+    // store's own health check makes.
     for (i, d) in fleet.devices.iter().enumerate() {
         let store = fleet.store(i, &keys);
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(store.signed_anchors());
-        handshake(provider.clone(), roots, &pki, d.port)
+        let (chain, key) = pki.client_auth();
+        let mut check = TlsHandshakeCheck::new("localhost", d.port, "localhost", provider.clone())
+            .expect("server name")
+            .with_client_auth(chain, key);
+        check
+            .check(&store.signed_anchors())
             .unwrap_or_else(|e| panic!("{}: its roots reach its endpoint: {e}", d.thing));
     }
     figures.push(f);
@@ -607,31 +611,4 @@ fn a_simulated_fleet_rolls_out_aborts_and_survives_kills_and_a_broker_restart() 
         &all,
         (before_commit, killed.len() - before_commit),
     );
-}
-
-/// A TLS handshake with `roots` only, to the broker's listener on `port`.
-fn handshake(
-    provider: Arc<rustls::crypto::CryptoProvider>,
-    roots: rustls::RootCertStore,
-    pki: &Pki,
-    port: u16,
-) -> Result<(), String> {
-    use std::io::Write as _;
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_client_auth_cert(pki.client_chain.clone(), pki.client_auth().1)
-        .map_err(|e| e.to_string())?;
-    let name = rustls_pki_types::ServerName::try_from("localhost").expect("name");
-    let mut conn =
-        rustls::ClientConnection::new(Arc::new(config), name).map_err(|e| e.to_string())?;
-    let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
-    tcp.set_read_timeout(Some(Duration::from_secs(5)))
-        .map_err(|e| e.to_string())?;
-    while conn.is_handshaking() {
-        conn.complete_io(&mut tcp).map_err(|e| e.to_string())?;
-    }
-    let _ = tcp.flush();
-    Ok(())
 }
