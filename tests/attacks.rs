@@ -46,13 +46,9 @@ fn state(v: &Value) -> TrustState {
         v["signers"]["threshold"].as_u64().expect("threshold") as u32,
     )
     .expect("set");
-    let payload_sha256 = v["payload_sha256"].as_str().map(|h| {
-        let mut out = [0u8; 32];
-        for (i, o) in out.iter_mut().enumerate() {
-            *o = u8::from_str_radix(&h[2 * i..2 * i + 2], 16).expect("hex");
-        }
-        out
-    });
+    let payload_sha256 = v["payload_sha256"]
+        .as_str()
+        .map(|h| <[u8; 32]>::try_from(common::unhex(h)).expect("32-byte hash"));
     let mut st = TrustState::initial(v["fleet"].as_str().expect("fleet"), signers);
     st.version = v["version"].as_u64().expect("version");
     st.time_floor = time(&v["time_floor"]);

@@ -46,6 +46,15 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The inverse of [`hex`]: panics on odd length or a non-hex digit (test data is trusted).
+pub(crate) fn unhex(text: &str) -> Vec<u8> {
+    assert!(text.len().is_multiple_of(2), "odd hex length: {text:?}");
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
 /// Seconds since the epoch of a UTC calendar date, independent of the code under test.
 pub(crate) fn utc(y: i64, m: i64, d: i64) -> u64 {
     // Howard Hinnant's days_from_civil.
