@@ -2,8 +2,9 @@
 //! verifier chosen for format v2's post-quantum signer groups (docs/design/bundle-v2.md).
 //!
 //! The vectors are pyca/cryptography's (tests/data/mldsa/PROVENANCE.md): key generation from
-//! the seed ξ, the deterministic pure signature, and verification, plus refusals of every
-//! single-byte change to a signature, message, context or key.
+//! the seed ξ, the deterministic pure signature, and verification, plus refusals of single-bit
+//! changes to a signature, message, context or key (`any_single_bit_change_is_refused` says
+//! which positions).
 
 use ml_dsa::{
     EncodedSignature, EncodedVerifyingKey, KeyExport as _, MlDsa65, Signature, VerifyingKey,
