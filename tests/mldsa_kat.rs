@@ -66,6 +66,12 @@ fn vectors() -> Vec<Vector> {
     out
 }
 
+/// The vector's key pair, from its seed ξ (FIPS 204 ML-DSA.KeyGen_internal).
+fn signing_key(v: &Vector) -> ml_dsa::SigningKey<MlDsa65> {
+    let seed = ml_dsa::Seed::try_from(&v.xi[..]).expect("32-byte seed");
+    ml_dsa::SigningKey::<MlDsa65>::from_seed(&seed)
+}
+
 fn verify(pk: &[u8], msg: &[u8], ctx: &[u8], sig: &[u8]) -> bool {
     let Ok(pk) = EncodedVerifyingKey::<MlDsa65>::try_from(pk) else {
         return false;
@@ -95,8 +101,7 @@ fn the_vectors_are_the_ten_kept() {
 #[test]
 fn key_generation_from_the_seed_gives_the_published_key() {
     for v in vectors() {
-        let seed = ml_dsa::Seed::try_from(&v.xi[..]).expect("32-byte seed");
-        let sk = ml_dsa::SigningKey::<MlDsa65>::from_seed(&seed);
+        let sk = signing_key(&v);
         let vk = ml_dsa::signature::Keypair::verifying_key(&sk);
         assert_eq!(&vk.to_bytes()[..], &v.pk[..], "vector {}", v.count);
     }
@@ -105,8 +110,7 @@ fn key_generation_from_the_seed_gives_the_published_key() {
 #[test]
 fn deterministic_signing_gives_the_published_signature() {
     for v in vectors() {
-        let seed = ml_dsa::Seed::try_from(&v.xi[..]).expect("32-byte seed");
-        let sk = ml_dsa::SigningKey::<MlDsa65>::from_seed(&seed);
+        let sk = signing_key(&v);
         let sig = sk
             .expanded_key()
             .sign_deterministic(&v.msg, &v.ctx)
@@ -122,9 +126,10 @@ fn every_published_signature_verifies() {
     }
 }
 
-/// One flipped bit anywhere in the signature, message, context or key is refused. Signature
-/// bytes are sampled (every 7th, and the first and last) to keep the test fast; the challenge
-/// `c̃` (the first 48 bytes) and the hint bytes (the last 61) are covered in full.
+/// A flipped bit is refused wherever it lands. Every message and context byte is tried, and
+/// every byte of the signature's challenge `c̃` (the first 48) and hints (the last 61); the
+/// rest of the signature (every 7th byte) and the key (every 61st, and both ends of `rho`)
+/// are sampled to keep the test fast.
 #[test]
 fn any_single_bit_change_is_refused() {
     let v = &vectors()[0];
@@ -166,8 +171,7 @@ fn the_context_string_is_bound() {
     let v = &vectors()[0];
     assert!(!v.ctx.is_empty());
     assert!(!verify(&v.pk, &v.msg, &[], &v.sig));
-    let seed = ml_dsa::Seed::try_from(&v.xi[..]).expect("seed");
-    let sk = ml_dsa::SigningKey::<MlDsa65>::from_seed(&seed);
+    let sk = signing_key(v);
     let empty = sk
         .expanded_key()
         .sign_deterministic(&v.msg, &[])
@@ -176,7 +180,7 @@ fn the_context_string_is_bound() {
     assert!(!verify(&v.pk, &v.msg, &v.ctx, &empty.encode()));
 }
 
-/// Wrong lengths are refused before any arithmetic: a key or signature one byte short or long.
+/// A key one byte short, and a signature one byte short or long, are refused.
 #[test]
 fn wrong_lengths_are_refused() {
     let v = &vectors()[0];
