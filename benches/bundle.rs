@@ -63,7 +63,7 @@ fn bench_verify(c: &mut Criterion) {
             }
             let mut bundle = b.build(&limits).expect("bundle");
             for k in &keys {
-                bundle.sign(k);
+                bundle.sign(k).expect("sign");
             }
             let bytes = bundle.to_bytes();
             let mut state = TrustState::initial("bench", set);
@@ -80,12 +80,13 @@ fn bench_verify(c: &mut Criterion) {
             let vks: Vec<ed25519_dalek::VerifyingKey> = keys
                 .iter()
                 .map(|k| {
-                    ed25519_dalek::VerifyingKey::from_bytes(k.public_key().as_bytes()).expect("vk")
+                    let raw: [u8; 32] = k.public_key().as_bytes().try_into().expect("32 bytes");
+                    ed25519_dalek::VerifyingKey::from_bytes(&raw).expect("vk")
                 })
                 .collect();
             let sigs: Vec<ed25519_dalek::Signature> = keys
                 .iter()
-                .map(|k| ed25519_dalek::Signature::from_bytes(&k.sign(&pae)))
+                .map(|k| ed25519_dalek::Signature::from_slice(&k.sign(&pae)).expect("64 bytes"))
                 .collect();
             g.bench_with_input(BenchmarkId::new("floor", &id), &certs, |b, certs| {
                 b.iter(|| {

@@ -43,7 +43,7 @@ fn bundle(key: &SigningKey, set: &SignerSet, roots: &[CertificateDer<'static>], 
         b = b.root(r.clone(), None);
     }
     let mut bundle = b.build(&Limits::default()).expect("bundle");
-    bundle.sign(key);
+    bundle.sign(key).expect("sign");
     bundle.to_bytes()
 }
 

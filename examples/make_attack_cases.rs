@@ -16,6 +16,7 @@ fn main() {
         .unwrap_or_else(|| root.join("tests/attacks/cases"));
     let cases = common::attack_gen::cases(
         common::attack_gen::load_keys(&root.join("tests/attacks/keys")),
+        common::attack_gen::load_ml_keys(&root.join("tests/attacks/keys")),
         &root.join("tests/data"),
     );
     common::attack_gen::write(&cases, &out);

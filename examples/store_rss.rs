@@ -32,7 +32,7 @@ fn main() {
             b = b.root(r.der.clone(), None);
         }
         let mut bundle = b.build(&Limits::default()).expect("bundle");
-        bundle.sign(&key);
+        bundle.sign(&key).expect("sign");
         let bytes = bundle.to_bytes();
         {
             let mut store =

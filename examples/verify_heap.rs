@@ -37,7 +37,7 @@ fn main() {
     let mut bundle = builder
         .build(&Policy::default().limits)
         .expect("a bundle of the compiled-in roots");
-    bundle.sign(&key);
+    bundle.sign(&key).expect("sign");
     let bytes = bundle.to_bytes();
     let mut state = TrustState::initial("heap", signers);
     state.version = 1;

@@ -19,6 +19,29 @@ need pkcs11-tool opensc
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need mosquitto mosquitto
 # docs/aws-iot-jobs.md's "try it locally" plays the Jobs service with mosquitto_pub/_sub.
 need mosquitto_pub mosquitto-clients
+# The v2 interop test (tests/pyca_interop.rs): pyca/cryptography 48+, for ML-DSA, in a venv
+# of its own (Debian's python3 refuses system-wide pip installs).
+need python3 python3
+py_ok() { "$1" -c 'from cryptography.hazmat.primitives.asymmetric import mldsa' 2>/dev/null; }
+if [ -z "${IOT_ROOTS_PYTHON:-}" ]; then
+    if py_ok python3; then
+        IOT_ROOTS_PYTHON=python3
+    else
+        venv=target/pyca-venv
+        if ! py_ok "$venv/bin/python"; then
+            echo "installing pyca/cryptography 48 (for ML-DSA interop) in $venv"
+            if ! python3 -m venv "$venv" 2>/dev/null; then
+                echo "installing python3-venv"
+                if [ "$apt_updated" = 0 ]; then apt-get update -qq; apt_updated=1; fi
+                DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+                python3 -m venv "$venv"
+            fi
+            "$venv/bin/pip" install -q "cryptography>=48,<49"
+        fi
+        IOT_ROOTS_PYTHON=$venv/bin/python
+    fi
+    export IOT_ROOTS_PYTHON
+fi
 
 # Each step says when it started (seconds since the script began): CI's time budget is read
 # from these.

@@ -13,8 +13,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use aws_iot_roots::bundle::{verify, Policy, PublicKey, SignerSet, TrustState, Verdict};
-use base64::Engine as _;
+use aws_iot_roots::bundle::{verify, Policy, SignerSet, TrustState, Verdict};
 use rustls_pki_types::UnixTime;
 use serde_json::Value;
 
@@ -32,20 +31,9 @@ fn time(v: &Value) -> UnixTime {
 }
 
 fn state(v: &Value) -> TrustState {
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let keys = v["signers"]["keys"]
-        .as_array()
-        .expect("keys")
-        .iter()
-        .map(|k| {
-            PublicKey::from_bytes(&b64.decode(k.as_str().expect("b64")).expect("b64")).expect("key")
-        })
-        .collect();
-    let signers = SignerSet::new(
-        keys,
-        v["signers"]["threshold"].as_u64().expect("threshold") as u32,
-    )
-    .expect("set");
+    // The signer-set file's forms: v1's threshold and keys, or groups.
+    let signers =
+        SignerSet::from_json(&serde_json::to_vec(&v["signers"]).expect("json")).expect("set");
     let payload_sha256 = v["payload_sha256"]
         .as_str()
         .map(|h| <[u8; 32]>::try_from(common::unhex(h)).expect("32-byte hash"));
@@ -152,6 +140,18 @@ fn the_catalogue_covers_the_required_attacks() {
         "duplicate-root-spki",
         "clock-stepped-back",
         "clock-stepped-back-expired",
+        // Issue 14: format v2, hybrid signer sets.
+        "hybrid-valid",
+        "hybrid-one-group-short",
+        "hybrid-key-swapped",
+        "hybrid-algorithm-label-changed",
+        "hybrid-ml-dsa-signature-in-ed25519-slot",
+        "hybrid-downgrade-ed25519-signed",
+        "hybrid-downgrade-v1-bundle",
+        "hybrid-one-secret-in-two-groups",
+        "hybrid-migration-from-v1",
+        "hybrid-migration-missing-new-group",
+        "v1-schema-under-v2-type",
         // Issue 11.
         "torsioned-twin-key",
         "duplicate-signer-key",
@@ -183,6 +183,7 @@ fn the_generated_cases_are_reproducible() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let cases = common::attack_gen::cases(
         common::attack_gen::load_keys(&root.join("tests/attacks/keys")),
+        common::attack_gen::load_ml_keys(&root.join("tests/attacks/keys")),
         &root.join("tests/data"),
     );
     let tmp = tempfile::tempdir().expect("tmp");

@@ -201,7 +201,7 @@ fn signed(keys: &Keys, version: u64, ders: &[CertificateDer<'static>]) -> Value 
         b = b.root(d.clone(), None);
     }
     let mut bundle = b.build(&Limits::default()).expect("bundle");
-    bundle.sign(&keys.keys[0]);
+    bundle.sign(&keys.keys[0]).expect("sign");
     json!({
         "operation": aws_iot_roots::jobs::OPERATION,
         "bundle": base64::engine::general_purpose::STANDARD.encode(bundle.to_bytes()),

@@ -683,7 +683,7 @@ mod with_the_store {
         let mut expected = vec![ca("Amazon Root CA 1"), ca("Amazon Root CA 3")];
         expected.sort();
         assert_eq!(reported, expected);
-        let ids: Vec<String> = rel.set().keys().iter().map(|k| k.key_id()).collect();
+        let ids: Vec<String> = rel.set().keys().map(|k| k.key_id()).collect();
         assert_eq!(r["signer_key_ids"], json!(ids));
         let status = store.status(now());
         let d = status.earliest_deadline.as_ref().expect("deadline");

@@ -4,8 +4,12 @@
 //! The vectors are pyca/cryptography's (tests/data/mldsa/PROVENANCE.md): key generation from
 //! the seed ξ, the deterministic pure signature, and verification, plus refusals of single-bit
 //! changes to a signature, message, context or key (`any_single_bit_change_is_refused` says
-//! which positions).
+//! which positions). `through_the_bundle_verify_path` runs every vector through the crate's
+//! own key decoding and verification (`PublicKey::from_encoded`, `verifies_with_context`), the
+//! code every v2 bundle signature goes through.
+#![cfg(feature = "bundle")]
 
+use aws_iot_roots::bundle::{Algorithm, PublicKey};
 use ml_dsa::{
     EncodedSignature, EncodedVerifyingKey, KeyExport as _, MlDsa65, Signature, VerifyingKey,
 };
@@ -199,4 +203,35 @@ fn wrong_lengths_are_refused() {
     let mut long = v.sig.clone();
     long.push(0);
     assert!(!verify(&v.pk, &v.msg, &v.ctx, &long));
+}
+
+/// The published vectors through the code every bundle signature takes: the crate's key
+/// decoding and its verification, with each vector's context. The bundle's own path (the empty
+/// context) refuses them, since each was made with a context, and accepts the same key's
+/// signature without one; a changed signature byte is refused on that path too.
+#[test]
+fn through_the_bundle_verify_path() {
+    for v in vectors() {
+        let key = PublicKey::from_encoded(Algorithm::MlDsa65, &v.pk).expect("key");
+        assert!(
+            key.verifies_with_context(&v.msg, &v.ctx, &v.sig),
+            "vector {}",
+            v.count
+        );
+        assert!(!key.verifies(&v.msg, &v.sig), "vector {}", v.count);
+        let empty = signing_key(&v)
+            .expanded_key()
+            .sign_deterministic(&v.msg, &[])
+            .expect("sign")
+            .encode();
+        assert!(key.verifies(&v.msg, &empty), "vector {}", v.count);
+        for i in (0..SIGNATURE_BYTES).step_by(331) {
+            let mut sig = empty.to_vec();
+            sig[i] ^= 0x02;
+            assert!(!key.verifies(&v.msg, &sig), "vector {} byte {i}", v.count);
+        }
+        // Read as ML-DSA-87 or Ed25519 (a wrong label), the key is refused by length.
+        assert!(PublicKey::from_encoded(Algorithm::MlDsa87, &v.pk).is_err());
+        assert!(PublicKey::from_encoded(Algorithm::Ed25519, &v.pk).is_err());
+    }
 }

@@ -191,7 +191,7 @@ fn after_a_committed_bundle_with_the_test_ca_the_same_client_connects() {
         .root(root_der("Amazon Root CA 1").into(), None)
         .build(&Limits::default())
         .expect("bundle");
-    bundle.sign(&keys.keys[0]);
+    bundle.sign(&keys.keys[0]).expect("sign");
     let auth = pki.client_auth();
     let mut check = aws_iot_roots::store::TlsHandshakeCheck::new(
         "localhost",
@@ -439,7 +439,7 @@ fn signed_bundle(device: &Device, version: u64, ders: &[CertificateDer<'static>]
         b = b.root(d.clone(), None);
     }
     let mut bundle = b.build(&Limits::default()).expect("bundle");
-    bundle.sign(&device.keys.keys[0]);
+    bundle.sign(&device.keys.keys[0]).expect("sign");
     bundle.to_bytes()
 }
 

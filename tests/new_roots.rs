@@ -80,7 +80,7 @@ fn bundle(keys: &Keys, version: u64, roots: &[(&CertificateDer<'static>, &str)])
         b = b.root((*der).clone(), Some((*name).into()));
     }
     let mut bundle = b.build(&Limits::default()).expect("bundle");
-    bundle.sign(&keys.keys[0]);
+    bundle.sign(&keys.keys[0]).expect("sign");
     bundle.to_bytes()
 }
 

@@ -33,8 +33,8 @@ fn same_inputs_give_the_same_bytes_whatever_the_root_order() {
     assert_eq!(a.pae(), b.pae());
     // Ed25519 is deterministic: the same key over the same PAE gives the same signature.
     let (mut a, mut b) = (a, b);
-    a.sign(&k.keys[0]);
-    b.sign(&k.keys[0]);
+    a.sign(&k.keys[0]).expect("sign");
+    b.sign(&k.keys[0]).expect("sign");
     assert_eq!(a.to_bytes(), b.to_bytes());
 }
 
@@ -45,11 +45,11 @@ fn signers_sign_one_after_another_through_the_file() {
     let mut bundle = builder(&set, &["Amazon Root CA 3"])
         .build(&Limits::default())
         .expect("bundle");
-    bundle.sign(&k.keys[0]);
+    bundle.sign(&k.keys[0]).expect("sign");
     // The second signer receives the file, not the in-memory value.
     let mut reread = Bundle::from_bytes(&bundle.to_bytes(), &Limits::default()).expect("parse");
     assert_eq!(reread.signature_count(), 1);
-    reread.sign(&k.keys[2]);
+    reread.sign(&k.keys[2]).expect("sign");
     let v = verify(&reread.to_bytes(), &state(set, 1), at(CLOCK), &policy()).expect("2 of 3");
     assert!(matches!(v, Verdict::Apply(_)));
 }

@@ -693,8 +693,8 @@ fn the_persisted_time_floor_never_passes_the_devices_clock() {
     .root(root_der("Amazon Root CA 1").into(), None)
     .build(&aws_iot_roots::bundle::Limits::default())
     .expect("bundle");
-    b.sign(&rel.keys.keys[0]);
-    b.sign(&rel.keys.keys[1]);
+    b.sign(&rel.keys.keys[0]).expect("sign");
+    b.sign(&rel.keys.keys[1]).expect("sign");
     store.apply(&b.to_bytes(), now(), &mut pass).expect("apply");
     assert_eq!(store.floors().time_floor, now());
     drop(store);

@@ -100,7 +100,7 @@ fn a_writer_killed_mid_commit_leaves_the_old_or_the_new_state() {
             b = b.root(root_der(r).into(), None);
         }
         let mut bundle = b.build(&Limits::default()).expect("bundle");
-        bundle.sign(&keys.keys[0]);
+        bundle.sign(&keys.keys[0]).expect("sign");
         std::fs::write(
             base.path().join(format!("bundle-{v}.json")),
             bundle.to_bytes(),
@@ -246,7 +246,7 @@ fn end_to_end_a_committed_bundle_lets_a_fresh_process_connect() {
         )
         .build(&Limits::default())
         .expect("bundle");
-    bundle.sign(&keys.keys[0]);
+    bundle.sign(&keys.keys[0]).expect("sign");
     store.stage(&bundle.to_bytes(), at(CLOCK)).expect("stage");
     store
         .health_check(&mut client_check(port), at(CLOCK))
@@ -294,7 +294,7 @@ fn health_check_against_a_server_the_staged_roots_do_not_trust_fails() {
         .root(root_der("Amazon Root CA 3").into(), None)
         .build(&Limits::default())
         .expect("bundle");
-    bundle.sign(&keys.keys[0]);
+    bundle.sign(&keys.keys[0]).expect("sign");
     store.stage(&bundle.to_bytes(), at(CLOCK)).expect("stage");
     match store.health_check(&mut client_check(port), at(CLOCK)) {
         Err(StoreError::HealthCheckFailed { reason, .. }) => {

@@ -11,6 +11,48 @@ use crate::json::json_object;
 /// old device refuses it by type before it parses anything.
 pub const PAYLOAD_TYPE: &str = "application/vnd.aws-iot-roots.bundle.v1+json";
 
+/// The `payloadType` of a format v2 bundle: signer groups of explicit algorithms, the next
+/// set's keys named by hash and carried outside the envelope.
+pub const PAYLOAD_TYPE_V2: &str = "application/vnd.aws-iot-roots.bundle.v2+json";
+
+/// A bundle format: its payload type and schema go together.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Format {
+    /// Ed25519 only, next set's keys inline in the payload ([`PAYLOAD_TYPE`], schema 1).
+    V1,
+    /// Signer groups with explicit algorithms, keys by hash ([`PAYLOAD_TYPE_V2`], schema 2).
+    V2,
+}
+
+impl Format {
+    /// Every format this version reads.
+    pub const ALL: [Format; 2] = [Format::V1, Format::V2];
+
+    /// The envelope's `payloadType`.
+    pub fn payload_type(self) -> &'static str {
+        match self {
+            Self::V1 => PAYLOAD_TYPE,
+            Self::V2 => PAYLOAD_TYPE_V2,
+        }
+    }
+
+    /// The payload's `schema`.
+    pub fn schema(self) -> u64 {
+        match self {
+            Self::V1 => super::wire::SCHEMA_VERSION,
+            Self::V2 => super::wire::SCHEMA_VERSION_V2,
+        }
+    }
+
+    /// The format whose payload type this is, exactly.
+    pub fn from_payload_type(payload_type: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|f| f.payload_type() == payload_type)
+    }
+}
+
 /// DSSE's Pre-Authentication Encoding: the exact bytes a signature covers.
 ///
 /// `"DSSEv1" SP LEN(type) SP type SP LEN(body) SP body`, LEN being ASCII decimal without

@@ -6,12 +6,11 @@ use alloc::vec::Vec;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use ed25519_dalek::Signature;
 use rustls_pki_types::CertificateDer;
 
-use super::dsse::{pae, EnvelopeWire, SignatureWire};
+use super::dsse::{pae, EnvelopeWire, Format, SignatureWire};
 use super::error::{BundleError, Limit, Part};
-use super::keys::PublicKey;
+use super::keys::{Algorithm, PublicKey};
 use super::limits::Limits;
 use super::payload::Payload;
 use super::wire::{b64_bounded, malformed, too_large, BundleWire};
@@ -24,6 +23,23 @@ pub struct Bundle {
     pub(super) payload: Vec<u8>,
     pub(super) signatures: Vec<(String, Vec<u8>)>,
     pub(super) certificates: Vec<Vec<u8>>,
+    /// v2: the encoded keys of the payload's signer set, unverified; `None` when the file
+    /// has no `keys` member.
+    pub(super) keys: Option<Vec<Vec<u8>>>,
+}
+
+/// The base64 length of an `n`-byte value, padded.
+const fn b64_len(n: usize) -> usize {
+    n.div_ceil(3) * 4
+}
+
+/// Which algorithm's signature an entry of this base64 length can be, among `allowed`: each
+/// algorithm has one exact length, so this is known before decoding.
+fn signature_class(text: &str, allowed: &[Algorithm]) -> Option<Algorithm> {
+    allowed
+        .iter()
+        .copied()
+        .find(|a| b64_len(a.signature_len()) == text.len())
 }
 
 impl Bundle {
@@ -43,27 +59,72 @@ impl Bundle {
             Limit::PayloadBytes,
             Part::EnvelopePayload,
         )?;
+        // v1 carries Ed25519 signatures only; anything else may be any algorithm's (an
+        // unknown type is refused by rule 2, after this).
+        let v1 = Format::from_payload_type(&w.envelope.payload_type) == Some(Format::V1);
+        let allowed: &[Algorithm] = if v1 {
+            &[Algorithm::Ed25519]
+        } else {
+            &Algorithm::ALL
+        };
         too_large(
             Limit::Signatures,
-            limits.max_signatures,
+            limits.max_signatures * allowed.len(),
             w.envelope.signatures.len(),
         )?;
+        let mut per_algorithm = [0usize; Algorithm::ALL.len()];
+        let wrong_length = |i| {
+            malformed(
+                Part::Signature(i),
+                if v1 {
+                    "an Ed25519 signature is 64 bytes"
+                } else {
+                    "a signature is 64 (ed25519), 3309 (ml-dsa-65) or 4627 (ml-dsa-87) bytes"
+                },
+            )
+        };
+        for (i, s) in w.envelope.signatures.iter().enumerate() {
+            // One algorithm's exact length in base64: bounded before decoding, and malformed
+            // (not a count limit) when it is anything else.
+            let Some(class) = signature_class(&s.sig, allowed) else {
+                return Err(wrong_length(i));
+            };
+            let n = &mut per_algorithm[class as usize];
+            *n += 1;
+            too_large(Limit::Signatures, limits.max_signatures, *n)?;
+        }
         let mut signatures = Vec::with_capacity(w.envelope.signatures.len());
         for (i, s) in w.envelope.signatures.iter().enumerate() {
-            // Exactly 64 bytes, which is 88 base64 characters: bounded before decoding, and
-            // malformed (not a count limit) when it is anything else.
-            let wrong = || malformed(Part::Signature(i), "an Ed25519 signature is 64 bytes");
-            if s.sig.len() != 88 {
-                return Err(wrong());
-            }
             let sig = B64
                 .decode(&s.sig)
                 .map_err(|e| malformed(Part::Signature(i), e))?;
-            if sig.len() != 64 {
-                return Err(wrong());
+            if !allowed.iter().any(|a| a.signature_len() == sig.len()) {
+                return Err(wrong_length(i));
             }
             signatures.push((s.keyid.clone(), sig));
         }
+        let keys = match &w.keys {
+            None => None,
+            Some(_) if v1 => {
+                return Err(malformed(
+                    Part::Bundle,
+                    "a v1 bundle carries no `keys` (its keys are in the payload)",
+                ))
+            }
+            Some(keys) => {
+                too_large(Limit::SignerKeys, limits.max_signer_keys, keys.len())?;
+                let mut out = Vec::with_capacity(keys.len());
+                for (i, k) in keys.iter().enumerate() {
+                    out.push(b64_bounded(
+                        k,
+                        limits.max_key_bytes,
+                        Limit::KeyBytes,
+                        Part::Key(i),
+                    )?);
+                }
+                Some(out)
+            }
+        };
         too_large(Limit::Roots, limits.max_roots, w.certificates.len())?;
         let mut certificates = Vec::with_capacity(w.certificates.len());
         for (i, c) in w.certificates.iter().enumerate() {
@@ -79,17 +140,34 @@ impl Bundle {
             payload,
             signatures,
             certificates,
+            keys,
         })
     }
 
     #[cfg(feature = "signing")]
-    pub(crate) fn new_unsigned(payload: Vec<u8>, certificates: Vec<Vec<u8>>) -> Self {
+    pub(crate) fn new_unsigned(
+        format: Format,
+        payload: Vec<u8>,
+        certificates: Vec<Vec<u8>>,
+        keys: Option<Vec<Vec<u8>>>,
+    ) -> Self {
         Self {
-            payload_type: super::dsse::PAYLOAD_TYPE.into(),
+            payload_type: format.payload_type().into(),
             payload,
             signatures: Vec::new(),
             certificates,
+            keys,
         }
+    }
+
+    /// The format its `payloadType` names, if any this version reads (unverified).
+    pub fn format(&self) -> Option<Format> {
+        Format::from_payload_type(&self.payload_type)
+    }
+
+    /// The encoded signer keys a v2 file carries (unverified; bound to the payload by hash).
+    pub fn carried_keys(&self) -> impl Iterator<Item = &[u8]> {
+        self.keys.iter().flatten().map(Vec::as_slice)
     }
 
     /// The bundle file: JSON, deterministic for the same contents.
@@ -108,6 +186,10 @@ impl Bundle {
                     .collect(),
             },
             certificates: self.certificates.iter().map(|c| B64.encode(c)).collect(),
+            keys: self
+                .keys
+                .as_ref()
+                .map(|keys| keys.iter().map(|k| B64.encode(k)).collect()),
         };
         let mut out = serde_json::to_vec_pretty(&w).unwrap_or_default();
         out.push(b'\n');
@@ -131,7 +213,10 @@ impl Bundle {
     ///
     /// As [`verify`](super::verify()) would for a malformed payload.
     pub fn payload_unverified(&self, limits: &Limits) -> Result<Payload, BundleError> {
-        Payload::from_json(&self.payload, limits, &[])
+        let none = super::keys::SignerSet::none();
+        let parsed =
+            super::payload::ParsedPayload::from_json(self.format(), &self.payload, limits, &none)?;
+        parsed.resolve(self, limits, &none)
     }
 
     /// The certificates carried (unverified DER).
@@ -142,23 +227,22 @@ impl Bundle {
     }
 
     /// The keys that produced a valid signature over this bundle, among `candidates`.
+    ///
+    /// In v2 an entry counts only for the key its `keyid` names, so it costs at most one
+    /// verification; in v1 the `keyid` is a hint, tried first, then every other candidate.
     pub fn signed_by(&self, candidates: &[PublicKey]) -> BTreeSet<PublicKey> {
         let pae = self.pae();
+        let binding = self.format() != Some(Format::V1);
         // Key ids once per call, not once per signature and candidate.
         let ids: Vec<String> = candidates.iter().map(PublicKey::key_id).collect();
         let mut verified = BTreeSet::new();
         for (keyid, sig) in &self.signatures {
-            let Ok(sig) = Signature::from_slice(sig) else {
-                continue;
-            };
-            // keyid is a hint: try the key it names first, then every other candidate.
             let named = |i: &usize| &ids[*i] == keyid;
-            let order = (0..candidates.len())
-                .filter(named)
-                .chain((0..candidates.len()).filter(|i| !named(i)));
+            let others = (0..candidates.len()).filter(|i| !binding && !named(i));
+            let order = (0..candidates.len()).filter(named).chain(others);
             for key in order.map(|i| &candidates[i]) {
-                if key.verifying_key().verify_strict(&pae, &sig).is_ok() {
-                    verified.insert(*key);
+                if key.verifies(&pae, sig) {
+                    verified.insert(key.clone());
                     break;
                 }
             }
@@ -177,14 +261,11 @@ impl Bundle {
         self.signatures
             .iter()
             .map(|(keyid, sig)| {
-                let sig = Signature::from_slice(sig).ok();
-                let verified_by = sig.and_then(|sig| {
-                    candidates
-                        .iter()
-                        .find(|k| k.verifying_key().verify_strict(&pae, &sig).is_ok())
-                        .copied()
-                });
-                let named = ids.iter().position(|id| id == keyid).map(|i| candidates[i]);
+                let verified_by = candidates.iter().find(|k| k.verifies(&pae, sig)).cloned();
+                let named = ids
+                    .iter()
+                    .position(|id| id == keyid)
+                    .map(|i| candidates[i].clone());
                 SignatureCheck {
                     keyid: keyid.clone(),
                     verified_by,
@@ -200,19 +281,39 @@ impl Bundle {
     }
 
     /// Attaches an externally produced signature (an HSM, AWS KMS, `openssl pkeyutl`) after
-    /// checking it with `verify_strict` against `key`.
+    /// checking it against `key`, by `key`'s algorithm, over [`Bundle::pae`].
     ///
     /// # Errors
     ///
-    /// [`BundleError::Malformed`] for a signature that is not 64 bytes;
-    /// [`BundleError::BadSignature`] when it does not verify (deliberately opaque).
+    /// [`BundleError::Malformed`] for a key a v1 bundle cannot carry (not Ed25519) or a
+    /// signature that is not the algorithm's length; [`BundleError::BadSignature`] when it
+    /// does not verify (deliberately opaque).
     pub fn attach(&mut self, key: &PublicKey, signature: &[u8]) -> Result<(), BundleError> {
-        let sig = Signature::from_slice(signature)
-            .map_err(|_| malformed(Part::AttachedSignature, "an Ed25519 signature is 64 bytes"))?;
-        key.verifying_key()
-            .verify_strict(&self.pae(), &sig)
-            .map_err(|_| BundleError::BadSignature)?;
+        self.check_algorithm(key.algorithm())?;
+        let expected = key.algorithm().signature_len();
+        if signature.len() != expected {
+            return Err(malformed(
+                Part::AttachedSignature,
+                alloc::format!("an {} signature is {expected} bytes", key.algorithm()),
+            ));
+        }
+        if !key.verifies(&self.pae(), signature) {
+            return Err(BundleError::BadSignature);
+        }
         self.push_signature(key, signature.to_vec());
+        Ok(())
+    }
+
+    /// Refuses a signature algorithm the bundle's format cannot carry.
+    pub(crate) fn check_algorithm(&self, algorithm: Algorithm) -> Result<(), BundleError> {
+        if self.format() == Some(Format::V1) && !algorithm.in_v1() {
+            return Err(malformed(
+                Part::AttachedSignature,
+                alloc::format!(
+                    "a v1 bundle carries only ed25519 signatures, not {algorithm}; build it as v2"
+                ),
+            ));
+        }
         Ok(())
     }
 

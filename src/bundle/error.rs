@@ -5,6 +5,8 @@ use core::fmt;
 
 use rustls_pki_types::UnixTime;
 
+use super::keys::Algorithm;
+
 /// Which size or count limit a bundle exceeded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -25,6 +27,8 @@ pub enum Limit {
     FleetIdBytes,
     /// A root's display name, bytes.
     RootNameBytes,
+    /// One signer key carried by a v2 bundle file, bytes.
+    KeyBytes,
 }
 
 impl Limit {
@@ -39,6 +43,7 @@ impl Limit {
             Self::CertificateBytes => ("a certificate", "bytes"),
             Self::FleetIdBytes => ("the fleet id", "bytes"),
             Self::RootNameBytes => ("a root name", "bytes"),
+            Self::KeyBytes => ("a signer key", "bytes"),
         }
     }
 }
@@ -81,6 +86,8 @@ pub enum Part {
     AttachedSignature,
     /// A trust store's staged bundle record.
     StagedRecord,
+    /// The key at this index in a v2 bundle file's `keys` (its base64), or the member itself.
+    Key(usize),
 }
 
 impl fmt::Display for Part {
@@ -95,6 +102,7 @@ impl fmt::Display for Part {
             Self::ExpiresAt => f.write_str("payload expires_at"),
             Self::AttachedSignature => f.write_str("signature"),
             Self::StagedRecord => f.write_str("staged.json"),
+            Self::Key(i) => write!(f, "key #{i}"),
         }
     }
 }
@@ -113,10 +121,52 @@ pub enum SignerRole {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum KeyError {
-    /// Not 32 bytes, or not a point on the curve.
+    /// Not base64, or (Ed25519) not a point on the curve.
     Malformed {
         /// Position in the set, if in a set.
         index: Option<usize>,
+    },
+    /// A key whose encoding is not its algorithm's length (32 bytes for Ed25519, 1,952 for
+    /// ML-DSA-65, 2,592 for ML-DSA-87).
+    WrongLength {
+        /// The algorithm the key was read as (from the group naming it).
+        algorithm: Algorithm,
+        /// That algorithm's key length.
+        expected: usize,
+        /// The length offered.
+        actual: usize,
+        /// Position in the set, if in a set.
+        index: Option<usize>,
+    },
+    /// A group's key is of another algorithm than the group.
+    AlgorithmMismatch {
+        /// Position in the group.
+        index: usize,
+        /// The group's algorithm.
+        group: Algorithm,
+        /// The key's algorithm.
+        key: Algorithm,
+    },
+    /// A signer-set label names no algorithm this version knows.
+    UnknownAlgorithm {
+        /// The label, as written.
+        label: String,
+    },
+    /// A signer set has no group.
+    NoGroups,
+    /// Two groups of one algorithm: one secret could then count in both.
+    DuplicateGroup {
+        /// The algorithm.
+        algorithm: Algorithm,
+    },
+    /// One key (by SHA-256 of its encoding) in two groups.
+    KeyInTwoGroups {
+        /// SHA-256 of the key's encoding.
+        sha256: [u8; 32],
+        /// The first group naming it.
+        first: Algorithm,
+        /// The second.
+        second: Algorithm,
     },
     /// A small-order ("weak") key: any signature could verify under it.
     Weak {
@@ -171,7 +221,37 @@ impl fmt::Display for KeyError {
                 .unwrap_or_default()
         };
         match self {
-            Self::Malformed { index } => write!(f, "malformed Ed25519 public key{}", at(index)),
+            Self::Malformed { index } => write!(f, "malformed public key{}", at(index)),
+            Self::WrongLength {
+                algorithm,
+                expected,
+                actual,
+                index,
+            } => write!(
+                f,
+                "{algorithm} public key{} is {actual} bytes; it must be {expected}",
+                at(index)
+            ),
+            Self::AlgorithmMismatch { index, group, key } => {
+                write!(f, "key #{index} is {key}, in a group of {group}")
+            }
+            Self::UnknownAlgorithm { label } => write!(
+                f,
+                "unknown algorithm {label:?} (expected \"ed25519\", \"ml-dsa-65\" or \"ml-dsa-87\")"
+            ),
+            Self::NoGroups => f.write_str("the signer set has no group"),
+            Self::DuplicateGroup { algorithm } => {
+                write!(f, "two {algorithm} groups; each algorithm has at most one")
+            }
+            Self::KeyInTwoGroups {
+                sha256,
+                first,
+                second,
+            } => write!(
+                f,
+                "key {} is in both the {first} and the {second} group",
+                crate::hex::Hex(sha256)
+            ),
             Self::Weak { index } => write!(f, "weak (small-order) Ed25519 public key{}", at(index)),
             Self::NonCanonical { index } => {
                 write!(f, "non-canonically encoded Ed25519 public key{}", at(index))
@@ -229,17 +309,36 @@ pub enum BundleError {
         /// What the envelope says.
         found: String,
     },
-    /// The payload's schema number is not one this version understands.
+    /// The payload's schema number is not the one its payload type has.
     UnsupportedSchema {
         /// The schema number offered.
         found: u64,
     },
-    /// Fewer distinct keys of a signer set produced a valid signature than its threshold.
+    /// Fewer distinct keys of a signer group produced a valid signature than its threshold.
     SignatureThreshold {
         /// Which signer set.
         role: SignerRole,
-        /// The threshold.
+        /// Which of its groups.
+        algorithm: Algorithm,
+        /// The group's threshold.
         required: u32,
+    },
+    /// The v2 payload names a key of the next signer set that the bundle file does not carry.
+    MissingKey {
+        /// SHA-256 of the key's encoding, as the payload names it.
+        sha256: Fingerprint,
+    },
+    /// The v2 bundle file carries a key the payload does not name, or one key twice.
+    UnlistedKey {
+        /// SHA-256 of the carried key.
+        sha256: Fingerprint,
+    },
+    /// A carried key is not a valid key of the algorithm of the group naming it.
+    KeyMaterial {
+        /// SHA-256 of the key's encoding.
+        sha256: Fingerprint,
+        /// What was wrong with it.
+        error: KeyError,
     },
     /// A signature offered for attaching does not verify under the given key.
     BadSignature,
@@ -367,19 +466,34 @@ impl fmt::Display for BundleError {
             Self::Malformed { part, detail } => write!(f, "malformed {part}: {detail}"),
             Self::PayloadType { found } => write!(
                 f,
-                "payloadType {found:?} is not {:?}",
-                crate::bundle::dsse::PAYLOAD_TYPE
+                "payloadType {found:?} is neither {:?} nor {:?}",
+                crate::bundle::dsse::PAYLOAD_TYPE,
+                crate::bundle::dsse::PAYLOAD_TYPE_V2
             ),
-            Self::UnsupportedSchema { found } => {
-                write!(f, "payload schema {found} is not supported (expected 1)")
-            }
-            Self::SignatureThreshold { role, required } => {
+            Self::UnsupportedSchema { found } => write!(
+                f,
+                "payload schema {found} is not the schema of its payloadType (v1: 1, v2: 2)"
+            ),
+            Self::SignatureThreshold {
+                role,
+                algorithm,
+                required,
+            } => {
                 let role = match role {
                     SignerRole::Current => "current",
                     SignerRole::New => "new",
                 };
-                write!(f, "signatures: fewer than {required} distinct keys of the {role} signer set signed")
+                write!(f, "signatures: fewer than {required} distinct {algorithm} keys of the {role} signer set signed")
             }
+            Self::MissingKey { sha256 } => write!(
+                f,
+                "the payload names signer key {sha256}, which the bundle file does not carry"
+            ),
+            Self::UnlistedKey { sha256 } => write!(
+                f,
+                "the bundle file carries signer key {sha256} that the payload does not name, or twice"
+            ),
+            Self::KeyMaterial { sha256, error } => write!(f, "signer key {sha256}: {error}"),
             Self::BadSignature => f.write_str("the signature does not verify under the given key"),
             Self::SignerSet(e) => write!(f, "signer set: {e}"),
             Self::WrongFleet { expected, found } => write!(

@@ -5,12 +5,14 @@
 
 use core::time::Duration;
 
-use crate::bundle::dsse::PAYLOAD_TYPE;
+use crate::bundle::dsse::{PAYLOAD_TYPE, PAYLOAD_TYPE_V2};
 use crate::bundle::error::Limit;
+use crate::bundle::keys::Algorithm;
 
-/// AWS KMS signs Ed25519 (`ED25519_SHA_512`, `MessageType` `RAW`) only over messages of at
-/// most 4096 bytes; the prehash variant is a different signature that a plain Ed25519
-/// verifier rejects. The PAE of every bundle within the default limits fits this.
+/// AWS KMS signs Ed25519 (`ED25519_SHA_512`) and ML-DSA (`ML_DSA_SHAKE_256`) with
+/// `MessageType` `RAW` only over messages of at most 4096 bytes; the prehash and external-mu
+/// variants sign something else. The PAE of every bundle within the default limits fits this,
+/// in both formats: keys and signatures are outside it.
 pub const KMS_RAW_MESSAGE_LIMIT: usize = 4096;
 
 const fn decimal_digits(mut n: usize) -> usize {
@@ -21,6 +23,9 @@ const fn decimal_digits(mut n: usize) -> usize {
     }
     d
 }
+
+// Both formats' payload types have one length, so one payload limit serves both.
+const _: () = assert!(PAYLOAD_TYPE.len() == PAYLOAD_TYPE_V2.len());
 
 /// The largest payload whose PAE fits [`KMS_RAW_MESSAGE_LIMIT`]:
 /// `"DSSEv1" SP LEN(type) SP type SP LEN(body) SP body`, with LEN(body) at most 4 digits.
@@ -39,22 +44,36 @@ pub const MAX_PAYLOAD_BYTES: usize = KMS_RAW_MESSAGE_LIMIT
 /// a bundle with the longest names and the largest signer set inside the PAE limit.
 pub const MAX_ROOTS: usize = 16;
 
-/// Signatures per envelope: a rotation needs a threshold of the old set and of the new one,
-/// each at most [`MAX_SIGNER_KEYS`].
+/// Signatures per algorithm in an envelope: a rotation needs a threshold of the old set and of
+/// the new one, each at most [`MAX_SIGNER_KEYS`]. Counted by signature length, before any
+/// decoding; a v2 entry costs at most one verification (its `keyid` binds it to one key), a
+/// v1 entry at most [`MAX_SIGNER_KEYS`].
 pub const MAX_SIGNATURES: usize = 2 * MAX_SIGNER_KEYS;
 
-/// Keys in a signer set. Eight covers an m-of-n release quorum with spares; more would let
-/// one bundle demand hundreds of signature checks.
+/// Keys in a signer set, all groups together. Eight covers a hybrid 2-of-3 + 2-of-3 quorum
+/// with spares, or an m-of-n single group; more would let one bundle demand dozens of
+/// signature checks, and a v2 payload names each key in 67 bytes of the PAE budget.
 pub const MAX_SIGNER_KEYS: usize = 8;
+
+/// Bytes of one encoded signer key: ML-DSA-87's 2,592, the largest algorithm a signer group
+/// may name.
+pub const MAX_SIGNER_KEY_BYTES: usize = Algorithm::MlDsa87.public_key_len();
+
+/// Bytes of one signature: ML-DSA-87's 4,627. Every accepted length is one algorithm's
+/// exact length, checked before decoding.
+pub const MAX_SIGNATURE_BYTES: usize = Algorithm::MlDsa87.signature_len();
 
 /// Bytes of one DER certificate. The largest Amazon root (CA 2, RSA 4096) is 1,349 bytes; an
 /// RSA 8192 root with the usual extensions stays under 3 KiB. 8 KiB refuses nothing real.
 pub const MAX_CERTIFICATE_BYTES: usize = 8 * 1024;
 
-/// Bytes of a whole bundle file: the base64 envelope (about 5.5 KiB), signatures and
-/// [`MAX_ROOTS`] certificates of [`MAX_CERTIFICATE_BYTES`] in base64 (about 175 KiB), with room
-/// for JSON punctuation and whitespace. Also bounds what is read from disk.
-pub const MAX_BUNDLE_BYTES: usize = 256 * 1024;
+/// Bytes of a whole bundle file at every other limit, in base64: the payload (5.5 KiB),
+/// [`MAX_SIGNATURES`] of each algorithm (167 KiB, 16 ML-DSA-87 signatures being 96 KiB of it),
+/// [`MAX_ROOTS`] certificates of [`MAX_CERTIFICATE_BYTES`] (171 KiB) and [`MAX_SIGNER_KEYS`]
+/// keys of [`MAX_SIGNER_KEY_BYTES`] (27 KiB): 370 KiB, with room for JSON punctuation,
+/// `keyid`s and whitespace. Also bounds what is read from disk. A device that never sees
+/// ML-DSA-87 may lower it.
+pub const MAX_BUNDLE_BYTES: usize = 512 * 1024;
 
 /// Bytes of a fleet id. Long enough for an ARN-style name, short enough for the PAE budget.
 pub const MAX_FLEET_ID_BYTES: usize = 64;
@@ -92,6 +111,8 @@ pub struct Limits {
     pub max_fleet_id_bytes: usize,
     /// See [`MAX_ROOT_NAME_BYTES`].
     pub max_root_name_bytes: usize,
+    /// See [`MAX_SIGNER_KEY_BYTES`].
+    pub max_key_bytes: usize,
 }
 
 impl Default for Limits {
@@ -105,6 +126,7 @@ impl Default for Limits {
             max_certificate_bytes: MAX_CERTIFICATE_BYTES,
             max_fleet_id_bytes: MAX_FLEET_ID_BYTES,
             max_root_name_bytes: MAX_ROOT_NAME_BYTES,
+            max_key_bytes: MAX_SIGNER_KEY_BYTES,
         }
     }
 }
@@ -122,6 +144,7 @@ impl Limits {
             Limit::CertificateBytes => self.max_certificate_bytes,
             Limit::FleetIdBytes => self.max_fleet_id_bytes,
             Limit::RootNameBytes => self.max_root_name_bytes,
+            Limit::KeyBytes => self.max_key_bytes,
         }
     }
 }

@@ -22,7 +22,7 @@
 //! let mut bundle = BundleBuilder::new("acme-prod", 1, at(1_800_000_000), at(1_830_000_000), signers.clone())
 //!     .root(ca3.der.clone(), Some(ca3.name.into()))
 //!     .build(&Policy::default().limits)?;
-//! bundle.sign(&key);
+//! bundle.sign(&key)?;
 //! let bytes = bundle.to_bytes();
 //!
 //! // Device side: verify against what it trusts now, at its clock.
@@ -52,19 +52,19 @@ pub(crate) mod verify;
 pub(crate) mod wire;
 
 pub use certs::VerifiedRoot;
-pub use dsse::{pae, PAYLOAD_TYPE};
+pub use dsse::{pae, Format, PAYLOAD_TYPE, PAYLOAD_TYPE_V2};
 pub use envelope::{Bundle, SignatureCheck};
 pub use error::{BundleError, Fingerprint, KeyError, Limit, Part, SignerRole};
 pub use inspect::{default_root_name, CertificateInfo};
-pub use keys::{PublicKey, SignerSet};
+pub use keys::{Algorithm, PublicKey, SignerGroup, SignerSet};
 pub use limits::{
     Limits, Policy, DEFAULT_CLOCK_TOLERANCE, KMS_RAW_MESSAGE_LIMIT, MAX_BUNDLE_BYTES,
     MAX_CERTIFICATE_BYTES, MAX_FLEET_ID_BYTES, MAX_PAYLOAD_BYTES, MAX_ROOTS, MAX_ROOT_NAME_BYTES,
-    MAX_SIGNATURES, MAX_SIGNER_KEYS,
+    MAX_SIGNATURES, MAX_SIGNATURE_BYTES, MAX_SIGNER_KEYS, MAX_SIGNER_KEY_BYTES,
 };
 pub use payload::{Payload, RootRef};
 pub use rule::Rule;
 #[cfg(feature = "signing")]
 pub use signing::{BundleBuilder, SigningKey};
 pub use verify::{verify, verify_report, Outcome, TrustState, Verdict, VerifiedBundle};
-pub use wire::SCHEMA_VERSION;
+pub use wire::{SCHEMA_VERSION, SCHEMA_VERSION_V2};

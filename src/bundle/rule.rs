@@ -10,7 +10,8 @@ pub enum Rule {
     Sizes,
     /// 2. `payloadType` is exactly this crate's.
     PayloadType,
-    /// 3. A threshold of distinct current signer keys signed, before parsing.
+    /// 3. Every group of the current signer set: a threshold of its distinct keys signed,
+    ///    before parsing.
     CurrentSignatures,
     /// 4. The payload parses: schema, fields, keys, timestamps.
     Payload,
@@ -18,7 +19,8 @@ pub enum Rule {
     Fleet,
     /// 6. The version is greater than the active one (no rollback).
     Version,
-    /// 7. A new signer set is also signed by its own threshold.
+    /// 7. A new signer set: its carried keys match the hashes the payload names (v2), and
+    ///    every one of its groups' thresholds signed too.
     SignerRotation,
     /// 8. Not expired, not issued in the future, at trusted time.
     Time,
@@ -60,16 +62,18 @@ impl Rule {
     pub fn describe(self) -> &'static str {
         match self {
             Rule::Sizes => "sizes within limits, before decoding; well-formed JSON and base64",
-            Rule::PayloadType => "payloadType is exactly the bundle type",
+            Rule::PayloadType => "payloadType is exactly the v1 or the v2 bundle type",
             Rule::CurrentSignatures => {
-                "threshold of distinct current signer keys (verify_strict), before parsing"
+                "each current signer group's threshold of distinct keys, before parsing"
             }
             Rule::Payload => {
                 "payload parses: schema, no unknown or duplicate fields, valid keys and times"
             }
             Rule::Fleet => "fleet id matches this device",
             Rule::Version => "version greater than the active one (no rollback)",
-            Rule::SignerRotation => "a new signer set is also signed by its own threshold",
+            Rule::SignerRotation => {
+                "a new signer set's keys match its hashes and every new group's threshold signed"
+            }
             Rule::Time => "not expired and not issued in the future, at max(clock, floor)",
             Rule::Roots => {
                 "roots listed and carried exactly, CA, usable keys, distinct keys, one valid"
@@ -90,7 +94,8 @@ impl BundleError {
                 | Part::Signature(_)
                 | Part::Certificate(_)
                 | Part::AttachedSignature
-                | Part::StagedRecord => Rule::Sizes,
+                | Part::StagedRecord
+                | Part::Key(_) => Rule::Sizes,
                 Part::Payload | Part::IssuedAt | Part::ExpiresAt => Rule::Payload,
             },
             // Attaching is the signing side's check, by the same decoding rules as rule 1.
@@ -103,7 +108,10 @@ impl BundleError {
             Self::SignatureThreshold {
                 role: SignerRole::New,
                 ..
-            } => Rule::SignerRotation,
+            }
+            | Self::MissingKey { .. }
+            | Self::UnlistedKey { .. }
+            | Self::KeyMaterial { .. } => Rule::SignerRotation,
             Self::UnsupportedSchema { .. } | Self::SignerSet(_) | Self::EmptyValidity { .. } => {
                 Rule::Payload
             }

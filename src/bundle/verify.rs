@@ -14,12 +14,11 @@ use rustls_pki_types::{TrustAnchor, UnixTime};
 use sha2::{Digest, Sha256};
 
 use super::certs::{check_roots, VerifiedRoot};
-use super::dsse::PAYLOAD_TYPE;
 use super::envelope::Bundle;
 use super::error::{BundleError, SignerRole};
 use super::keys::{PublicKey, SignerSet};
 use super::limits::Policy;
-use super::payload::Payload;
+use super::payload::{ParsedPayload, Payload};
 use super::rule::Rule;
 
 /// What a device trusts now: the inputs to every rollback, fleet and signer check.
@@ -145,16 +144,21 @@ pub enum Verdict {
 ///
 /// 1. Sizes: file, payload, signature count and size, certificate count and size, all
 ///    before decoding what they bound.
-/// 2. `payloadType` must equal [`PAYLOAD_TYPE`] exactly.
-/// 3. Signatures (`verify_strict`, over the PAE) from at least `threshold` *distinct* keys of
-///    the current signer set, before the payload is parsed. `keyid` is only a hint;
-///    signatures by unknown keys are ignored.
-/// 4. The payload parses: schema, unknown fields and duplicate keys refused.
+/// 2. `payloadType` must equal [`PAYLOAD_TYPE`](super::PAYLOAD_TYPE) (format v1) or
+///    [`PAYLOAD_TYPE_V2`](super::PAYLOAD_TYPE_V2) exactly.
+/// 3. For **every group** of the current signer set, signatures over the PAE from at least
+///    its threshold of *distinct* keys, by the group's algorithm (Ed25519 `verify_strict`,
+///    ML-DSA with the empty context), before the payload is parsed. In v1 `keyid` is a hint;
+///    in v2 it binds an entry to one key. Signatures by unknown keys are ignored.
+/// 4. The payload parses: its type's schema, unknown fields and duplicate keys refused, the
+///    next signer set's shape (groups, thresholds, no key twice).
 /// 5. Fleet id equals the device's.
 /// 6. Version: greater than the active one; equal with an identical payload is
 ///    [`Verdict::AlreadyActive`]; equal with another payload, or lower, is refused; so is
 ///    `u64::MAX`, after which no bundle could ever be applied (a fast-forward freeze).
-/// 7. Signer rotation: a different signer set must also be signed by its own threshold.
+/// 7. Signer rotation: in v2 the file's `keys` are exactly the keys the payload names, by
+///    SHA-256, each valid for its group's algorithm; a different signer set must also be
+///    signed by every one of its groups' thresholds.
 /// 8. Time: trusted time is max(`clock`, floor); refused when expired, or issued beyond the
 ///    clock tolerance in the future. A clock behind the floor is reported, not fatal.
 /// 9. Roots: at least one; exactly the listed certificates, no duplicates; each an X.509 CA
@@ -218,53 +222,53 @@ fn verify_steps(
     check_type(&bundle)?;
     report(Rule::PayloadType, Outcome::Passed);
 
-    // 3. Current signers' threshold, over the exact payload bytes, before parsing them.
+    // 3. Every current group's threshold, over the exact payload bytes, before parsing them.
     let current_signed = authenticate(&bundle, &state.signers, SignerRole::Current)?;
     report(Rule::CurrentSignatures, Outcome::Passed);
 
     // 4. Only now parse the payload.
-    let payload = Payload::from_json(&bundle.payload, &policy.limits, state.signers.keys())?;
+    let parsed = ParsedPayload::from_json(
+        bundle.format(),
+        &bundle.payload,
+        &policy.limits,
+        &state.signers,
+    )?;
     let payload_sha256: [u8; 32] = Sha256::digest(&bundle.payload).into();
     report(Rule::Payload, Outcome::Passed);
 
     // 5. Bound to one fleet: another fleet's bundle is never replayed here.
-    check_fleet(&payload, &state.fleet)?;
+    check_fleet(&parsed.fleet, &state.fleet)?;
     report(Rule::Fleet, Outcome::Passed);
 
     // 6. Rollback, version conflicts, and a fast-forward to the last possible version.
-    if payload.version == u64::MAX {
-        return Err(BundleError::VersionExhausted {
-            version: payload.version,
-        });
+    let version = parsed.version;
+    if version == u64::MAX {
+        return Err(BundleError::VersionExhausted { version });
     }
-    if payload.version < state.version {
+    if version < state.version {
         return Err(BundleError::Rollback {
-            offered: payload.version,
+            offered: version,
             current: state.version,
         });
     }
-    if payload.version == state.version {
+    if version == state.version {
         let identical = state.payload_sha256 == Some(payload_sha256);
         match (identical, replay) {
             (true, Replay::AlreadyActive) => {
                 report(Rule::Version, Outcome::Passed);
-                return Ok(Verdict::AlreadyActive {
-                    version: payload.version,
-                });
+                return Ok(Verdict::AlreadyActive { version });
             }
             (true, Replay::Reapply) => {}
-            (false, _) => {
-                return Err(BundleError::VersionConflict {
-                    version: payload.version,
-                })
-            }
+            (false, _) => return Err(BundleError::VersionConflict { version }),
         }
     }
     report(Rule::Version, Outcome::Passed);
 
-    // 7. A new signer set must prove its own keys signed too, so a set can only be replaced
-    //    by agreement of both the old and the new key holders.
-    check_rotation(&bundle, &payload, &state.signers, &current_signed)?;
+    // 7. The next set's keys, bound by the hashes that were signed; then a new signer set
+    //    must prove its own keys signed too, so a set can only be replaced by agreement of
+    //    both the old and the new key holders, in every group.
+    let payload = parsed.resolve(&bundle, &policy.limits, &state.signers)?;
+    check_rotation(&bundle, &payload.signers, &state.signers, &current_signed)?;
     report(Rule::SignerRotation, Outcome::Passed);
 
     // 8. Time. The floor only rises, so a clock stepped back cannot revive an old bundle.
@@ -286,7 +290,7 @@ fn verify_steps(
 }
 
 fn check_type(bundle: &Bundle) -> Result<(), BundleError> {
-    if bundle.payload_type != PAYLOAD_TYPE {
+    if bundle.format().is_none() {
         return Err(BundleError::PayloadType {
             found: bundle.payload_type.clone(),
         });
@@ -294,27 +298,32 @@ fn check_type(bundle: &Bundle) -> Result<(), BundleError> {
     Ok(())
 }
 
-/// A threshold of distinct keys of `signers` signed: the keys that did.
+/// Every group of `signers` reached its threshold of distinct keys: the keys that signed.
 fn authenticate(
     bundle: &Bundle,
     signers: &SignerSet,
     role: SignerRole,
 ) -> Result<BTreeSet<PublicKey>, BundleError> {
-    let signed = bundle.signed_by(signers.keys());
-    if signed.len() < signers.threshold() as usize {
-        return Err(BundleError::SignatureThreshold {
-            role,
-            required: signers.threshold(),
-        });
+    let mut all = BTreeSet::new();
+    for group in signers.groups() {
+        let signed = bundle.signed_by(group.keys());
+        if signed.len() < group.threshold() as usize {
+            return Err(BundleError::SignatureThreshold {
+                role,
+                algorithm: group.algorithm(),
+                required: group.threshold(),
+            });
+        }
+        all.extend(signed);
     }
-    Ok(signed)
+    Ok(all)
 }
 
-fn check_fleet(payload: &Payload, fleet: &str) -> Result<(), BundleError> {
-    if payload.fleet != fleet {
+fn check_fleet(found: &str, fleet: &str) -> Result<(), BundleError> {
+    if found != fleet {
         return Err(BundleError::WrongFleet {
             expected: fleet.to_owned(),
-            found: payload.fleet.clone(),
+            found: found.to_owned(),
         });
     }
     Ok(())
@@ -322,35 +331,36 @@ fn check_fleet(payload: &Payload, fleet: &str) -> Result<(), BundleError> {
 
 fn check_rotation(
     bundle: &Bundle,
-    payload: &Payload,
+    next: &SignerSet,
     current: &SignerSet,
     current_signed: &BTreeSet<PublicKey>,
 ) -> Result<(), BundleError> {
-    if payload.signers.same_as(current) {
+    if next.same_as(current) {
         return Ok(());
     }
-    // Keys in both sets were tried in step 3 already: only the others are verified now.
-    let joining: Vec<PublicKey> = payload
-        .signers
-        .keys()
-        .iter()
-        .filter(|k| !current.contains(k))
-        .copied()
-        .collect();
-    let mut new_signed = bundle.signed_by(&joining);
-    new_signed.extend(
-        payload
-            .signers
+    for group in next.groups() {
+        // Keys in both sets were tried in step 3 already: only the others are verified now.
+        let joining: Vec<PublicKey> = group
             .keys()
             .iter()
-            .filter(|k| current_signed.contains(k))
-            .copied(),
-    );
-    if new_signed.len() < payload.signers.threshold() as usize {
-        return Err(BundleError::SignatureThreshold {
-            role: SignerRole::New,
-            required: payload.signers.threshold(),
-        });
+            .filter(|k| !current.contains(k))
+            .cloned()
+            .collect();
+        let mut signed = bundle.signed_by(&joining);
+        signed.extend(
+            group
+                .keys()
+                .iter()
+                .filter(|k| current_signed.contains(k))
+                .cloned(),
+        );
+        if signed.len() < group.threshold() as usize {
+            return Err(BundleError::SignatureThreshold {
+                role: SignerRole::New,
+                algorithm: group.algorithm(),
+                required: group.threshold(),
+            });
+        }
     }
     Ok(())
 }
@@ -463,9 +473,11 @@ pub(crate) fn verify_committed(
 ) -> Result<VerifiedBundle, BundleError> {
     let bundle = Bundle::from_bytes(bytes, limits)?;
     check_type(&bundle)?;
-    let payload = Payload::from_json(&bundle.payload, limits, &[])?;
+    let none = SignerSet::none();
+    let payload = ParsedPayload::from_json(bundle.format(), &bundle.payload, limits, &none)?
+        .resolve(&bundle, limits, &none)?;
     authenticate(&bundle, &payload.signers, SignerRole::New)?;
-    check_fleet(&payload, fleet)?;
+    check_fleet(&payload.fleet, fleet)?;
     let roots = check_roots(&payload, &bundle.certificates, accepted_at)?;
     Ok(VerifiedBundle {
         payload_sha256: Sha256::digest(&bundle.payload).into(),
@@ -505,7 +517,7 @@ mod tests {
                 .root(ca1.clone(), None)
                 .build(&Limits::default())
                 .expect("bundle");
-            b.sign(&key);
+            b.sign(&key).expect("sign");
             b.to_bytes()
         };
         let (one, other) = (make(1_830_000_000), make(1_830_000_001));

@@ -33,7 +33,7 @@ pub const DEADLINE_THRESHOLDS_DAYS: [i64; 8] = [365, 180, 90, 30, 14, 7, 1, 0];
 /// `earliest_deadline` (root, sha256, kind, what, at), `earliest_deadline_epoch` (seconds, for
 /// range queries), `days_to_earliest_deadline`, `roots` (name, sha256, not_after, days_left),
 /// `root_sha256s` (for "which devices still trust this root"), `signer_key_ids`,
-/// `signer_threshold`, `clock_behind_floor`, `stale_bundle`, `staged_version`,
+/// `signer_threshold`, `signer_groups`, `clock_behind_floor`, `stale_bundle`, `staged_version`,
 /// `reported_at`.
 pub fn shadow_update<S: Storage>(thing: &str, store: &TrustStore<S>, now: UnixTime) -> Publish {
     let status = store.status(now);
@@ -54,7 +54,16 @@ pub fn shadow_update<S: Storage>(thing: &str, store: &TrustStore<S>, now: UnixTi
         })
         .collect();
     let root_sha256s: Vec<&String> = status.roots.iter().map(|r| &r.sha256).collect();
-    let key_ids: Vec<String> = floors.signers.keys().iter().map(|k| k.key_id()).collect();
+    let key_ids: Vec<String> = floors.signers.keys().map(|k| k.key_id()).collect();
+    let groups: Vec<Value> = floors
+        .signers
+        .groups()
+        .iter()
+        .map(|g| {
+            json!({ "algorithm": g.algorithm().as_str(), "threshold": g.threshold(),
+                    "key_ids": g.keys().iter().map(|k| k.key_id()).collect::<Vec<_>>() })
+        })
+        .collect();
     let reported = json!({
         "schema": 1,
         "source": source,
@@ -67,7 +76,9 @@ pub fn shadow_update<S: Storage>(thing: &str, store: &TrustStore<S>, now: UnixTi
         "roots": roots,
         "root_sha256s": root_sha256s,
         "signer_key_ids": key_ids,
-        "signer_threshold": floors.signers.threshold(),
+        // The v1 field, for a single Ed25519 group; `signer_groups` says it for every set.
+        "signer_threshold": floors.signers.v1_group().map(|g| g.threshold()),
+        "signer_groups": groups,
         "clock_behind_floor": status.clock_behind_floor,
         "stale_bundle": status.stale_bundle,
         "staged_version": status.staged.as_ref().map(|s| s.version),

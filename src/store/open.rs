@@ -78,11 +78,7 @@ impl<S: Storage> TrustStore<S> {
                     ),
                 ));
             }
-            Ok(Some(rec)) => match SignerSet::from_base64(
-                &rec.keys,
-                rec.threshold,
-                self.config.policy.limits.max_signer_keys,
-            ) {
+            Ok(Some(rec)) => match rec.signers(self.config.policy.limits.max_signer_keys) {
                 Ok(signers) => {
                     let sha = rec.payload_sha256.as_deref().and_then(parse_hex32);
                     raise(

@@ -12,6 +12,9 @@ use super::{
     io_err, Storage, StoreError, ATTEMPTS_FILE, DISCARDED_FILE, FLOOR_FILE, LOCK_FILE,
     MAX_STATE_FILE_BYTES, SNAPSHOT_FILE, STAGED_FILE,
 };
+use crate::bundle::error::KeyError;
+use crate::bundle::keys::SignerSet;
+use crate::bundle::wire::SignerFileWire;
 use crate::json::json_object;
 use crate::store::storage::{seal, unseal, write_atomic, TMP_SUFFIX};
 
@@ -35,8 +38,49 @@ pub(super) struct FloorRecord {
     pub(super) version: u64,
     pub(super) time_floor: u64,
     pub(super) payload_sha256: Option<String>,
-    pub(super) threshold: u32,
-    pub(super) keys: Vec<String>,
+    /// The signer set, in the signer-set file's forms: `threshold` and `keys` for a single
+    /// Ed25519 group (what v1 firmware wrote and reads), `groups` otherwise.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::json::present"
+    )]
+    pub(super) threshold: Option<u32>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::json::present"
+    )]
+    pub(super) keys: Option<Vec<String>>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::json::present"
+    )]
+    pub(super) groups: Option<Vec<crate::bundle::wire::GroupFileWire>>,
+}
+
+impl FloorRecord {
+    /// The signer set, by the one signer-set file rule.
+    pub(super) fn signers(&self, limit: usize) -> Result<SignerSet, KeyError> {
+        SignerSet::from_file_wire(
+            &SignerFileWire {
+                threshold: self.threshold,
+                keys: self.keys.clone(),
+                groups: self.groups.clone(),
+            },
+            limit,
+        )
+    }
+
+    /// Sets the signer set's members from `set`.
+    pub(super) fn with_signers(mut self, set: &SignerSet) -> Self {
+        let w = set.to_file_wire();
+        self.threshold = w.threshold;
+        self.keys = w.keys;
+        self.groups = w.groups;
+        self
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -318,15 +318,11 @@ impl<S: Storage> TrustStore<S> {
             version: self.floors.version,
             time_floor: self.floors.time_floor.as_secs(),
             payload_sha256: self.floors.payload_sha256.map(|h| hex(&h)),
-            threshold: self.floors.signers.threshold(),
-            keys: self
-                .floors
-                .signers
-                .keys()
-                .iter()
-                .map(|k| k.to_base64())
-                .collect(),
+            threshold: None,
+            keys: None,
+            groups: None,
         }
+        .with_signers(&self.floors.signers)
     }
 
     fn write_attempts(&mut self, attempts: BTreeMap<u64, u32>) -> Result<(), StoreError> {

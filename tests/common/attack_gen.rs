@@ -5,15 +5,18 @@
 
 use std::path::Path;
 
-use aws_iot_roots::bundle::{PublicKey, SignerSet, SigningKey, MAX_PAYLOAD_BYTES, PAYLOAD_TYPE};
+use aws_iot_roots::bundle::{
+    Algorithm, PublicKey, SignerGroup, SignerSet, SigningKey, MAX_BUNDLE_BYTES, MAX_PAYLOAD_BYTES,
+    PAYLOAD_TYPE, PAYLOAD_TYPE_V2,
+};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::common::bundles::{
-    by, file, file_with, hex, payload, payload_as_array, root_der, sha, Sig, CLOCK, EXPIRES, FLEET,
-    FLOOR, ISSUED,
+    by, file, file_with, hex, payload, payload_as_array, payload_v2, root_der, sha, Sig, CLOCK,
+    EXPIRES, FLEET, FLOOR, ISSUED,
 };
 
 /// One case: a folder name, and the files in it.
@@ -21,6 +24,69 @@ pub struct Case {
     pub name: &'static str,
     pub case_json: Value,
     pub bundle: Vec<u8>,
+}
+
+/// An ML-DSA-65 test key, signing deterministically (FIPS 204's optional variant) so the
+/// catalogue is reproducible byte for byte; devices verify hedged and deterministic alike.
+pub struct MlKey {
+    pub public: PublicKey,
+    secret: ml_dsa::SigningKey<ml_dsa::MlDsa65>,
+}
+
+impl MlKey {
+    fn sign(&self, message: &[u8]) -> Vec<u8> {
+        self.secret
+            .expanded_key()
+            .sign_deterministic(message, &[])
+            .expect("sign")
+            .encode()
+            .to_vec()
+    }
+}
+
+/// m1..m3.pem: RFC 9881 seed-form PKCS#8, written by pyca/cryptography 48.
+pub fn load_ml_keys(dir: &Path) -> Vec<MlKey> {
+    use ml_dsa::pkcs8::DecodePrivateKey as _;
+    (1..=3)
+        .map(|i| {
+            let pem = std::fs::read_to_string(dir.join(format!("m{i}.pem"))).expect("test key");
+            MlKey {
+                public: SigningKey::from_pkcs8_pem(&pem)
+                    .expect("PKCS#8")
+                    .public_key(),
+                secret: ml_dsa::SigningKey::from_pkcs8_pem(&pem).expect("PKCS#8"),
+            }
+        })
+        .collect()
+}
+
+/// Who makes one signature entry of a hybrid case, and the keyid written next to it.
+enum By<'a> {
+    Ed(&'a SigningKey),
+    Ml(&'a MlKey),
+    /// A signature by the first, filed under the second's key id.
+    Misfiled(&'a MlKey, &'a SigningKey),
+}
+
+/// A v2 file for exactly these payload bytes, entries, certificates and carried keys.
+fn v2_file(payload: &Value, sigs: &[By<'_>], certs: &[Vec<u8>], keys: &[&PublicKey]) -> Vec<u8> {
+    let body = serde_json::to_vec(payload).expect("json");
+    let pae = aws_iot_roots::bundle::pae(PAYLOAD_TYPE_V2, &body);
+    let entry = |keyid: String, sig: Vec<u8>| json!({ "keyid": keyid, "sig": B64.encode(sig) });
+    let signatures: Vec<Value> = sigs
+        .iter()
+        .map(|s| match s {
+            By::Ed(k) => entry(k.public_key().key_id(), k.sign(&pae)),
+            By::Ml(k) => entry(k.public.key_id(), k.sign(&pae)),
+            By::Misfiled(k, other) => entry(other.public_key().key_id(), k.sign(&pae)),
+        })
+        .collect();
+    serde_json::to_vec(&json!({
+        "envelope": {"payloadType": PAYLOAD_TYPE_V2, "payload": B64.encode(&body), "signatures": signatures},
+        "certificates": certs.iter().map(|c| B64.encode(c)).collect::<Vec<_>>(),
+        "keys": keys.iter().map(|k| k.to_base64()).collect::<Vec<_>>(),
+    }))
+    .expect("json")
 }
 
 pub fn load_keys(dir: &Path) -> Vec<SigningKey> {
@@ -32,8 +98,9 @@ pub fn load_keys(dir: &Path) -> Vec<SigningKey> {
         .collect()
 }
 
+/// The state's `signers`: the signer-set file's form (v1, or groups).
 fn set_json(set: &SignerSet) -> Value {
-    json!({ "threshold": set.threshold(), "keys": set.keys().iter().map(PublicKey::to_base64).collect::<Vec<_>>() })
+    serde_json::from_str(&set.to_json()).expect("json")
 }
 
 struct Ctx {
@@ -82,7 +149,7 @@ fn edit(bundle: &[u8], f: impl FnOnce(&mut Value)) -> Vec<u8> {
     serde_json::to_vec(&v).expect("json")
 }
 
-pub fn cases(keys: Vec<SigningKey>, testdata: &Path) -> Vec<Case> {
+pub fn cases(keys: Vec<SigningKey>, ml: Vec<MlKey>, testdata: &Path) -> Vec<Case> {
     let set =
         SignerSet::new(keys[..3].iter().map(SigningKey::public_key).collect(), 2).expect("set");
     let c = Ctx { keys, set };
@@ -292,11 +359,11 @@ pub fn cases(keys: Vec<SigningKey>, testdata: &Path) -> Vec<Case> {
 
     out.push(case(
         "oversized-bundle",
-        "One byte over the 256 KiB file limit.",
+        "One byte over the 512 KiB file limit.",
         c.state(1),
         CLOCK,
-        refused("sizes", "the bundle file is 262145 bytes"),
-        vec![b' '; 256 * 1024 + 1],
+        refused("sizes", "the bundle file is 524289 bytes"),
+        vec![b' '; MAX_BUNDLE_BYTES + 1],
     ));
     out.push(case(
         "oversized-payload",
@@ -379,11 +446,20 @@ pub fn cases(keys: Vec<SigningKey>, testdata: &Path) -> Vec<Case> {
         CLOCK,
         refused("payload_type", "payloadType"),
         file_with(
-            "application/vnd.aws-iot-roots.bundle.v2+json",
+            "application/vnd.aws-iot-roots.bundle.v3+json",
             &body,
             &c.two(),
             &amazon(),
         ),
+    ));
+    out.push(case(
+        "v1-schema-under-v2-type",
+        "A properly signed schema-1 payload under the v2 payload type: each type reads only \
+         its own schema.",
+        c.state(1),
+        CLOCK,
+        refused("payload", "payload schema 1"),
+        file_with(PAYLOAD_TYPE_V2, &body, &c.two(), &amazon()),
     ));
     let mut identity = [0u8; 32];
     identity[0] = 1;
@@ -639,6 +715,7 @@ pub fn cases(keys: Vec<SigningKey>, testdata: &Path) -> Vec<Case> {
         refused("roots", "no root is valid"),
         at_not_after,
     ));
+    hybrid_cases(&c, &ml, &mut out);
     out
 }
 
@@ -652,4 +729,138 @@ pub fn write(cases: &[Case], dir: &Path) {
         std::fs::write(d.join("case.json"), json).expect("write");
         std::fs::write(d.join("bundle.json"), &c.bundle).expect("write");
     }
+}
+
+/// Format v2: hybrid signer sets (Ed25519 k1-k3 2-of-3 AND ML-DSA-65 m1-m3 2-of-3).
+fn hybrid_cases(c: &Ctx, ml: &[MlKey], out: &mut Vec<Case>) {
+    let ed_group = c.set.groups()[0].clone();
+    let ml_group = SignerGroup::new(
+        Algorithm::MlDsa65,
+        ml.iter().map(|k| k.public.clone()).collect(),
+        2,
+    )
+    .expect("group");
+    let hybrid = SignerSet::from_groups(vec![ed_group, ml_group]).expect("hybrid");
+    let carried: Vec<&PublicKey> = hybrid.keys().collect();
+    let state = |version: u64, set: &SignerSet| json!({ "fleet": FLEET, "version": version, "time_floor": crate::common::rfc3339(FLOOR), "signers": set_json(set), "payload_sha256": null });
+    let hs = state(1, &hybrid);
+    let p = payload_v2(2, &amazon(), &hybrid);
+    let (k, m) = (&c.keys, ml);
+    let all = [By::Ed(&k[0]), By::Ed(&k[1]), By::Ml(&m[0]), By::Ml(&m[1])];
+    out.push(case(
+        "hybrid-valid",
+        "A v2 bundle signed 2-of-3 Ed25519 AND 2-of-3 ML-DSA-65, offered to a hybrid device.",
+        hs.clone(),
+        CLOCK,
+        json!({ "outcome": "accepted" }),
+        v2_file(&p, &all, &amazon(), &carried),
+    ));
+    out.push(case(
+        "hybrid-one-group-short",
+        "All three Ed25519 keys sign, but only one ML-DSA-65 key: every group is required.",
+        hs.clone(),
+        CLOCK,
+        refused(
+            "current_signatures",
+            "fewer than 2 distinct ml-dsa-65 keys of the current",
+        ),
+        v2_file(
+            &p,
+            &[By::Ed(&k[0]), By::Ed(&k[1]), By::Ed(&k[2]), By::Ml(&m[0])],
+            &amazon(),
+            &carried,
+        ),
+    ));
+    let stranger = &c.keys[3];
+    let mut swapped = carried.clone();
+    let sk = stranger.public_key();
+    swapped[0] = &sk;
+    out.push(case(
+        "hybrid-key-swapped",
+        "A carried key replaced by another: the payload binds each key by its SHA-256.",
+        hs.clone(),
+        CLOCK,
+        refused("signer_rotation", "which the bundle file does not carry"),
+        v2_file(&p, &all, &amazon(), &swapped),
+    ));
+    let mut relabelled: Value =
+        serde_json::from_slice(&v2_file(&p, &all, &amazon(), &carried)).expect("json");
+    let mut q = p.clone();
+    q["signers"]["groups"][1]["algorithm"] = json!("ml-dsa-87");
+    relabelled["envelope"]["payload"] = json!(B64.encode(serde_json::to_vec(&q).expect("json")));
+    out.push(case(
+        "hybrid-algorithm-label-changed",
+        "ml-dsa-65 relabelled ml-dsa-87 after signing: the label is signed.",
+        hs.clone(),
+        CLOCK,
+        refused("current_signatures", "ed25519 keys of the current"),
+        serde_json::to_vec(&relabelled).expect("json"),
+    ));
+    out.push(case(
+        "hybrid-ml-dsa-signature-in-ed25519-slot",
+        "An ML-DSA-65 signature filed under an Ed25519 key's id counts for nobody.",
+        hs.clone(),
+        CLOCK,
+        refused("current_signatures", "ed25519 keys of the current"),
+        v2_file(
+            &p,
+            &[
+                By::Ed(&k[0]),
+                By::Misfiled(&m[2], &k[1]),
+                By::Ml(&m[0]),
+                By::Ml(&m[1]),
+            ],
+            &amazon(),
+            &carried,
+        ),
+    ));
+    let pd = payload_v2(2, &amazon(), &c.set);
+    let ed_only: Vec<&PublicKey> = c.set.keys().collect();
+    out.push(case(
+        "hybrid-downgrade-ed25519-signed",
+        "A v2 bundle to an Ed25519-only set signed only by Ed25519 keys: a downgrade needs the \
+         hybrid threshold.",
+        hs.clone(),
+        CLOCK,
+        refused("current_signatures", "ml-dsa-65 keys of the current"),
+        v2_file(&pd, &[By::Ed(&k[0]), By::Ed(&k[1])], &amazon(), &ed_only),
+    ));
+    out.push(case(
+        "hybrid-downgrade-v1-bundle",
+        "A v1 bundle (which cannot carry ML-DSA signatures) offered to a hybrid device.",
+        hs.clone(),
+        CLOCK,
+        refused("current_signatures", "ml-dsa-65 keys of the current"),
+        file(&c.payload(2), &c.two(), &amazon()),
+    ));
+    let mut q = p.clone();
+    let shared = q["signers"]["groups"][0]["keys"][0].clone();
+    q["signers"]["groups"][1]["keys"][2] = shared;
+    out.push(case(
+        "hybrid-one-secret-in-two-groups",
+        "The next set names one Ed25519 key in both groups, so one secret would count twice.",
+        hs.clone(),
+        CLOCK,
+        refused("payload", "is in both the ed25519 and the ml-dsa-65 group"),
+        v2_file(&q, &all, &amazon(), &carried),
+    ));
+    let v1s = state(1, &c.set);
+    let migrate = [By::Ed(&k[0]), By::Ed(&k[1]), By::Ml(&m[0]), By::Ml(&m[1])];
+    out.push(case(
+        "hybrid-migration-from-v1",
+        "A v1 device (Ed25519 2-of-3) takes a v2 bundle, signed by its threshold and both new \
+         groups', whose next set is hybrid.",
+        v1s.clone(),
+        CLOCK,
+        json!({ "outcome": "accepted" }),
+        v2_file(&p, &migrate, &amazon(), &carried),
+    ));
+    out.push(case(
+        "hybrid-migration-missing-new-group",
+        "The same migration without the new ML-DSA-65 group's signatures.",
+        v1s,
+        CLOCK,
+        refused("signer_rotation", "ml-dsa-65 keys of the new"),
+        v2_file(&p, &[By::Ed(&k[0]), By::Ed(&k[1])], &amazon(), &carried),
+    ));
 }

@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use aws_iot_roots::bundle::{
-    pae, Policy, PublicKey, SignerSet, SigningKey, TrustState, PAYLOAD_TYPE,
+    pae, Algorithm, Policy, PublicKey, SignerGroup, SignerSet, SigningKey, TrustState,
+    PAYLOAD_TYPE, PAYLOAD_TYPE_V2,
 };
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
@@ -94,8 +95,8 @@ pub fn payload(version: u64, roots: &[Vec<u8>], signers: &SignerSet) -> Value {
         "expires_at": "2028-01-01T00:00:00Z",
         "roots": roots.iter().map(|d| json!({"sha256": sha(d)})).collect::<Vec<_>>(),
         "signers": {
-            "threshold": signers.threshold(),
-            "keys": signers.keys().iter().map(|k| k.to_base64()).collect::<Vec<_>>(),
+            "threshold": signers.v1_group().expect("a v1 set").threshold(),
+            "keys": signers.keys().map(|k| k.to_base64()).collect::<Vec<_>>(),
         },
     })
 }
@@ -174,10 +175,121 @@ pub fn scratch_ca(common_name: &str) -> ScratchCa {
 /// `A + T` for `key`'s point `A` and `T` of order 8: a canonical, not-small-order encoding
 /// of a point outside the prime-order subgroup, whose signatures `A`'s secret can make.
 pub fn torsioned_twin(key: &PublicKey) -> [u8; 32] {
-    let a = curve25519_dalek::edwards::CompressedEdwardsY(*key.as_bytes())
+    let raw: [u8; 32] = key.as_bytes().try_into().expect("an Ed25519 key");
+    let a = curve25519_dalek::edwards::CompressedEdwardsY(raw)
         .decompress()
         .expect("point");
     (a + curve25519_dalek::constants::EIGHT_TORSION[1])
         .compress()
         .to_bytes()
+}
+
+// Format v2: hybrid signer sets and hand-built v2 files.
+
+/// Ed25519 and ML-DSA-65 release keys of one hybrid fleet.
+pub struct Hybrid {
+    pub ed: Vec<SigningKey>,
+    pub ml: Vec<SigningKey>,
+}
+
+impl Hybrid {
+    pub fn new(ed: usize, ml: usize) -> Self {
+        Self {
+            ed: (0..ed).map(|_| SigningKey::generate()).collect(),
+            ml: (0..ml)
+                .map(|_| SigningKey::generate_with(Algorithm::MlDsa65))
+                .collect(),
+        }
+    }
+    /// An Ed25519 group of threshold `ed` AND an ML-DSA-65 group of threshold `ml`.
+    pub fn set(&self, ed: u32, ml: u32) -> SignerSet {
+        let group = |keys: &[SigningKey], alg, t| {
+            SignerGroup::new(alg, keys.iter().map(SigningKey::public_key).collect(), t)
+                .expect("group")
+        };
+        SignerSet::from_groups(vec![
+            group(&self.ed, Algorithm::Ed25519, ed),
+            group(&self.ml, Algorithm::MlDsa65, ml),
+        ])
+        .expect("hybrid set")
+    }
+}
+
+/// A v2 payload's `signers`: each group by algorithm label, threshold and key hashes.
+pub fn named_signers(set: &SignerSet) -> Value {
+    json!({ "groups": set.groups().iter().map(|g| json!({
+        "algorithm": g.algorithm().as_str(),
+        "threshold": g.threshold(),
+        "keys": g.keys().iter().map(|k| hex(&Sha256::digest(k.as_bytes()))).collect::<Vec<_>>(),
+    })).collect::<Vec<_>>() })
+}
+
+/// A v2 payload at `version` listing `roots`, naming `signers` as the next set.
+pub fn payload_v2(version: u64, roots: &[Vec<u8>], signers: &SignerSet) -> Value {
+    json!({
+        "schema": 2,
+        "fleet": FLEET,
+        "version": version,
+        "issued_at": "2027-01-01T00:00:00Z",
+        "expires_at": "2028-01-01T00:00:00Z",
+        "roots": roots.iter().map(|d| json!({"sha256": sha(d)})).collect::<Vec<_>>(),
+        "signers": named_signers(signers),
+    })
+}
+
+/// The encoded keys a v2 file carries for `set`.
+pub fn carried(set: &SignerSet) -> Vec<Vec<u8>> {
+    set.keys().map(|k| k.as_bytes().to_vec()).collect()
+}
+
+/// A v2 bundle file for exactly this payload, signers, certificates and carried keys.
+pub fn file_v2(payload: &Value, sigs: &[Sig<'_>], certs: &[Vec<u8>], keys: &[Vec<u8>]) -> Vec<u8> {
+    let mut v: Value = serde_json::from_slice(&file_with(
+        PAYLOAD_TYPE_V2,
+        &serde_json::to_vec(payload).expect("json"),
+        sigs,
+        certs,
+    ))
+    .expect("json");
+    v["keys"] = json!(keys.iter().map(|k| B64.encode(k)).collect::<Vec<_>>());
+    serde_json::to_vec(&v).expect("json")
+}
+
+/// The largest payload the default limits allow, but for the signer set: the longest fleet
+/// id, the last version that may be applied, and 16 roots with 64-byte names.
+pub fn largest_builder(set: SignerSet) -> aws_iot_roots::bundle::BundleBuilder {
+    let mut builder = aws_iot_roots::bundle::BundleBuilder::new(
+        "f".repeat(64),
+        u64::MAX - 1,
+        at(ISSUED),
+        at(EXPIRES),
+        set,
+    );
+    for i in 0..16 {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, format!("root {i}"));
+        let cert = params.self_signed(&key).expect("cert");
+        builder = builder.root(cert.der().clone(), Some(format!("{i:x<64}")));
+    }
+    builder
+}
+
+/// `verify` at CLOCK with the default policy, expecting a bundle to apply.
+pub fn apply(
+    bytes: &[u8],
+    state: &TrustState,
+) -> Result<aws_iot_roots::bundle::VerifiedBundle, aws_iot_roots::bundle::BundleError> {
+    match aws_iot_roots::bundle::verify(bytes, state, at(CLOCK), &policy())? {
+        aws_iot_roots::bundle::Verdict::Apply(v) => Ok(v),
+        other => panic!("expected Apply, got {other:?}"),
+    }
+}
+
+/// `verify` at CLOCK with the default policy, expecting a refusal.
+pub fn refused(bytes: &[u8], state: &TrustState) -> aws_iot_roots::bundle::BundleError {
+    aws_iot_roots::bundle::verify(bytes, state, at(CLOCK), &policy()).expect_err("must be refused")
 }

@@ -189,3 +189,16 @@ pub(crate) fn rfc3339(secs: u64) -> String {
         rem % 60
     )
 }
+
+/// Whether an external program a test needs is here. Missing, the test fails in CI (`CI` set;
+/// scripts/test-all.sh installs everything) and elsewhere skips, saying why.
+pub(crate) fn available(ok: bool, what: &str, install: &str) -> bool {
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{what} is required in CI ({install})"
+        );
+        eprintln!("skipping: {what} not found ({install})");
+    }
+    ok
+}

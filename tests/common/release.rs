@@ -31,8 +31,8 @@ impl Release {
             b = b.root(root_der(r).into(), Some((*r).into()));
         }
         let mut bundle = b.build(&Limits::default()).expect("bundle");
-        bundle.sign(&self.keys.keys[0]);
-        bundle.sign(&self.keys.keys[1]);
+        bundle.sign(&self.keys.keys[0]).expect("sign");
+        bundle.sign(&self.keys.keys[1]).expect("sign");
         bundle.to_bytes()
     }
 }

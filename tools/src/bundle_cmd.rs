@@ -77,6 +77,19 @@ pub(crate) struct CreateArgs {
     /// Replace an existing file (it may hold signatures: they would be lost).
     #[arg(long)]
     force: bool,
+    /// The bundle format: v1 (Ed25519 only, readable by every firmware) or v2 (signer
+    /// groups). By default v1 when the next set is one Ed25519 group, else v2. Give v2 when
+    /// the devices' current set has an ML-DSA group (their bundles need its signatures).
+    #[arg(long, value_name = "v1|v2", value_parser = parse_format)]
+    format: Option<aws_iot_roots::bundle::Format>,
+}
+
+fn parse_format(s: &str) -> Result<aws_iot_roots::bundle::Format, String> {
+    match s {
+        "v1" => Ok(aws_iot_roots::bundle::Format::V1),
+        "v2" => Ok(aws_iot_roots::bundle::Format::V2),
+        _ => Err(format!("{s:?}: expected v1 or v2")),
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -241,6 +254,9 @@ fn create(a: &CreateArgs) -> anyhow::Result<ExitCode> {
         entries.push(entry);
     }
     let mut builder = BundleBuilder::new(&a.fleet, a.version, issued, expires, signers);
+    if let Some(f) = a.format {
+        builder = builder.format(f);
+    }
     for e in &entries {
         builder = builder.root(e.der.clone(), Some(e.name.clone()));
     }
@@ -349,10 +365,9 @@ impl Signer {
     }
     fn sign_into(&self, bundle: &mut Bundle) -> anyhow::Result<()> {
         match self {
-            Self::File(k) => {
-                bundle.sign(k);
-                Ok(())
-            }
+            Self::File(k) => bundle
+                .sign(k)
+                .context("this key's algorithm cannot sign this bundle"),
             Self::Token(t) => {
                 let sig = t.sign(&bundle.pae())?;
                 bundle
@@ -367,7 +382,10 @@ fn sign(a: &SignArgs) -> anyhow::Result<ExitCode> {
     let mut bundle = load(&a.bundle)?;
     let signer = load_signing(a)?;
     let public = signer.public_key();
-    if bundle.signed_by(&[public]).contains(&public) {
+    if bundle
+        .signed_by(std::slice::from_ref(&public))
+        .contains(&public)
+    {
         bail!(
             "{} is already signed by key {}",
             a.bundle.display(),
@@ -410,7 +428,7 @@ fn sign(a: &SignArgs) -> anyhow::Result<ExitCode> {
     println!(
         "signed by key {} ({}); {n} {}",
         public.key_id(),
-        public.to_base64(),
+        KeyLine::from(&public).shown(),
         plural(n, "signature", "signatures")
     );
     Ok(ExitCode::SUCCESS)
@@ -428,12 +446,20 @@ fn attach(a: &AttachArgs) -> anyhow::Result<ExitCode> {
     let mut bundle = load(&a.bundle)?;
     let key: PublicKey = public_key(&a.pubkey)?;
     let raw = read(&a.sig)?;
-    let sig = if raw.len() == 64 {
+    // Raw bytes of the key's signature length (openssl, pkcs11-tool, `aws kms sign` through
+    // `base64 -d`), or the base64 `aws kms sign` prints.
+    let expected = key.algorithm().signature_len();
+    let sig = if raw.len() == expected {
         raw
     } else {
         let text = String::from_utf8_lossy(&raw);
-        B64.decode(text.trim())
-            .with_context(|| format!("{}: neither 64 raw bytes nor base64", a.sig.display()))?
+        B64.decode(text.trim()).with_context(|| {
+            format!(
+                "{}: neither {expected} raw bytes (an {} signature) nor base64",
+                a.sig.display(),
+                key.algorithm()
+            )
+        })?
     };
     if let Err(e) = bundle.attach(&key, &sig) {
         eprintln!("error: not attached: {e} (key {})", key.key_id());
@@ -448,15 +474,17 @@ fn attach(a: &AttachArgs) -> anyhow::Result<ExitCode> {
     println!(
         "attached a signature by key {} ({}); {n} {}",
         key.key_id(),
-        key.to_base64(),
+        KeyLine::from(&key).shown(),
         plural(n, "signature", "signatures")
     );
     Ok(ExitCode::SUCCESS)
 }
 
-/// A key as people match it to a holder: its id (hex SHA-256 of the raw key) and the key.
+/// A key as people match it to a holder: its algorithm, its id (hex SHA-256 of the encoded
+/// key) and the key in base64.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct KeyLine {
+    pub(crate) algorithm: &'static str,
     pub(crate) key_id: String,
     pub(crate) public_key: String,
 }
@@ -464,33 +492,78 @@ pub(crate) struct KeyLine {
 impl From<&PublicKey> for KeyLine {
     fn from(k: &PublicKey) -> Self {
         Self {
+            algorithm: k.algorithm().as_str(),
             key_id: k.key_id(),
             public_key: k.to_base64(),
         }
     }
 }
 
-/// A signer set as scripts and people read it: the threshold, and each key by id.
+impl KeyLine {
+    /// What a line shows after the key id within 80 columns: an Ed25519 key itself, or the
+    /// algorithm of a key too long to print (2.6 KiB of base64 for ML-DSA-65).
+    pub(crate) fn shown(&self) -> &str {
+        if self.algorithm == "ed25519" {
+            &self.public_key
+        } else {
+            self.algorithm
+        }
+    }
+}
+
+/// A signer set in one line: "2 of 3 ed25519 + 2 of 3 ml-dsa-65".
+pub(crate) fn set_summary(set: &aws_iot_roots::bundle::SignerSet) -> String {
+    set.groups()
+        .iter()
+        .map(|g| format!("{} of {} {}", g.threshold(), g.keys().len(), g.algorithm()))
+        .collect::<Vec<_>>()
+        .join(" + ")
+}
+
+/// One group of a signer set, as scripts read it.
 #[derive(Debug, Clone, Serialize)]
-pub(crate) struct SignerSetView {
+pub(crate) struct GroupView {
+    pub(crate) algorithm: &'static str,
     pub(crate) threshold: u32,
     pub(crate) keys: Vec<KeyLine>,
+}
+
+/// A signer set as scripts and people read it: every key by id, each group, and (for a
+/// single Ed25519 group, v1's kind of set) the threshold.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct SignerSetView {
+    pub(crate) threshold: Option<u32>,
+    pub(crate) keys: Vec<KeyLine>,
+    pub(crate) groups: Vec<GroupView>,
+    pub(crate) summary: String,
 }
 
 impl From<&aws_iot_roots::bundle::SignerSet> for SignerSetView {
     fn from(set: &aws_iot_roots::bundle::SignerSet) -> Self {
         Self {
-            threshold: set.threshold(),
-            keys: set.keys().iter().map(KeyLine::from).collect(),
+            threshold: set.v1_group().map(|g| g.threshold()),
+            keys: set.keys().map(KeyLine::from).collect(),
+            groups: set
+                .groups()
+                .iter()
+                .map(|g| GroupView {
+                    algorithm: g.algorithm().as_str(),
+                    threshold: g.threshold(),
+                    keys: g.keys().iter().map(KeyLine::from).collect(),
+                })
+                .collect(),
+            summary: set_summary(set),
         }
     }
 }
 
-/// One signer set's standing on a bundle.
+/// One signer group's standing on a bundle.
 #[derive(Debug, Serialize)]
 struct SetStanding {
     /// "current" (the devices' set) or "next" (the set the bundle installs).
     role: &'static str,
+    /// The group's algorithm: every group of a set must meet its threshold.
+    algorithm: &'static str,
     threshold: u32,
     signed: Vec<KeyLine>,
     missing: Vec<KeyLine>,
@@ -518,30 +591,37 @@ fn review(
     for set in [current, next].into_iter().flatten() {
         for k in set.keys() {
             if !candidates.contains(k) {
-                candidates.push(*k);
+                candidates.push(k.clone());
             }
         }
     }
     let checks = bundle.signature_checks(&candidates);
-    let verified: Vec<PublicKey> = checks.iter().filter_map(|c| c.verified_by).collect();
+    // What devices count: in v2 an entry counts only for the key its keyid names.
+    let counted = bundle.signed_by(&candidates);
     let standing = |role, set: &aws_iot_roots::bundle::SignerSet| {
-        let (signed, missing): (Vec<&PublicKey>, Vec<&PublicKey>) =
-            set.keys().iter().partition(|k| verified.contains(k));
-        SetStanding {
-            role,
-            threshold: set.threshold(),
-            met: signed.len() >= set.threshold() as usize,
-            signed: signed.into_iter().map(KeyLine::from).collect(),
-            missing: missing.into_iter().map(KeyLine::from).collect(),
-        }
+        set.groups()
+            .iter()
+            .map(|g| {
+                let (signed, missing): (Vec<&PublicKey>, Vec<&PublicKey>) =
+                    g.keys().iter().partition(|k| counted.contains(*k));
+                SetStanding {
+                    role,
+                    algorithm: g.algorithm().as_str(),
+                    threshold: g.threshold(),
+                    met: signed.len() >= g.threshold() as usize,
+                    signed: signed.into_iter().map(KeyLine::from).collect(),
+                    missing: missing.into_iter().map(KeyLine::from).collect(),
+                }
+            })
+            .collect::<Vec<_>>()
     };
     let mut sets = Vec::new();
     if let Some(c) = current {
-        sets.push(standing("current", c));
+        sets.extend(standing("current", c));
     }
     if let Some(n) = next {
         if current.is_none_or(|c| !c.same_as(n)) {
-            sets.push(standing("next", n));
+            sets.extend(standing("next", n));
         }
     }
     SignatureReview {
@@ -564,11 +644,12 @@ impl SignatureReview {
     /// Why a threshold was not met, in one sentence, for `verify`'s refusal.
     fn explain(&self, role: &str) -> String {
         let mut parts = Vec::new();
-        if let Some(s) = self.sets.iter().find(|s| s.role == role) {
+        for s in self.sets.iter().filter(|s| s.role == role && !s.met) {
             parts.push(format!(
-                "{} of the {} required keys of the {role} set signed",
+                "{} of the {} required {} keys of the {role} set signed",
                 s.signed.len(),
-                s.threshold
+                s.threshold,
+                s.algorithm
             ));
             if !s.missing.is_empty() {
                 let ids: Vec<&str> = s.missing.iter().map(|k| &k.key_id[..16]).collect();
@@ -607,17 +688,18 @@ impl SignatureReview {
         println!("{n} {}", plural(n, "signature", "signatures"));
         for s in &self.sets {
             println!(
-                "{} signer set: {} of {} required: {}",
+                "{} signer set, {}: {} of {} required: {}",
                 s.role,
+                s.algorithm,
                 s.signed.len(),
                 s.threshold,
                 if s.met { "MET" } else { "NOT MET" }
             );
             for k in &s.signed {
-                println!("  signed   {}  {}", &k.key_id[..16], k.public_key);
+                println!("  signed   {}  {}", &k.key_id[..16], k.shown());
             }
             for k in &s.missing {
-                println!("  missing  {}  {}", &k.key_id[..16], k.public_key);
+                println!("  missing  {}  {}", &k.key_id[..16], k.shown());
             }
         }
         if self.by_unknown_keys > 0 {
@@ -812,7 +894,10 @@ struct Diff {
     roots_added: Vec<RootLine>,
     roots_removed: Vec<RootLine>,
     roots_kept: Vec<RootLine>,
+    /// The threshold of a single Ed25519 group (v1's kind of set), else 0.
     threshold: (u32, u32),
+    /// Each side's signer set in one line ("2 of 3 ed25519 + 2 of 3 ml-dsa-65").
+    signers: (String, String),
     signer_keys_added: Vec<KeyLine>,
     signer_keys_removed: Vec<KeyLine>,
     signer_set_changed: bool,
@@ -887,7 +972,7 @@ fn diff(a: &DiffArgs) -> anyhow::Result<ExitCode> {
             rn.remove(k)
         })
         .collect();
-    let keys = |p: &Payload| p.signers.keys().to_vec();
+    let keys = |p: &Payload| p.signers.keys().cloned().collect::<Vec<_>>();
     let kn = keys(pn);
     let ko = old.payload.as_ref().map(keys).unwrap_or_default();
     let mut warnings = Vec::new();
@@ -930,8 +1015,14 @@ fn diff(a: &DiffArgs) -> anyhow::Result<ExitCode> {
         roots_added: rn.into_values().collect(),
         roots_removed: ro.into_values().collect(),
         threshold: (
-            old.payload.as_ref().map_or(0, |p| p.signers.threshold()),
-            pn.signers.threshold(),
+            old.payload.as_ref().map_or(0, |p| v1_threshold(&p.signers)),
+            v1_threshold(&pn.signers),
+        ),
+        signers: (
+            old.payload
+                .as_ref()
+                .map_or_else(|| "-".into(), |p| set_summary(&p.signers)),
+            set_summary(&pn.signers),
         ),
         signer_keys_added: kn
             .iter()
@@ -997,23 +1088,26 @@ fn diff(a: &DiffArgs) -> anyhow::Result<ExitCode> {
     for r in &d.roots_kept {
         println!("  root    {} ({})", r.name, &r.sha256[..16]);
     }
-    if old.payload.is_some() {
+    let both_v1 = d.threshold.0 != 0 && d.threshold.1 != 0;
+    if old.payload.is_some() && both_v1 {
         change(
             "threshold",
             &d.threshold.0.to_string(),
             &d.threshold.1.to_string(),
         );
+    } else if old.payload.is_some() {
+        change("signers", &d.signers.0, &d.signers.1);
     } else {
-        println!("{:<10} {} of {}", "signers", d.threshold.1, kn.len());
-        for k in &kn {
-            println!("  signer  {}  {}", &k.key_id()[..16], k.to_base64());
+        println!("{:<10} {}", "signers", d.signers.1);
+        for k in kn.iter().map(KeyLine::from) {
+            println!("  signer  {}  {}", &k.key_id[..16], k.shown());
         }
     }
     for k in &d.signer_keys_added {
-        println!("+ signer  {}  {}", &k.key_id[..16], k.public_key);
+        println!("+ signer  {}  {}", &k.key_id[..16], k.shown());
     }
     for k in &d.signer_keys_removed {
-        println!("- signer  {}  {}", &k.key_id[..16], k.public_key);
+        println!("- signer  {}  {}", &k.key_id[..16], k.shown());
     }
     if d.signer_set_changed {
         println!("SIGNER SET CHANGES: the bundle needs a threshold of the old and of the new keys");
@@ -1026,4 +1120,9 @@ fn diff(a: &DiffArgs) -> anyhow::Result<ExitCode> {
         println!("WARNING: {w}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The threshold of a set v1 can express, else 0 (diff's JSON `threshold`).
+fn v1_threshold(set: &aws_iot_roots::bundle::SignerSet) -> u32 {
+    set.v1_group().map_or(0, |g| g.threshold())
 }

@@ -162,13 +162,9 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     }
     print!("{}", t.render(use_colour(), args.report.width()));
     if let Some(signers) = &source.signers {
-        println!(
-            "next signer set: {} of {}",
-            signers.threshold,
-            signers.keys.len()
-        );
+        println!("next signer set: {}", signers.summary);
         for k in &signers.keys {
-            println!("  {}  {}", &k.key_id[..16], k.public_key);
+            println!("  {}  {}", &k.key_id[..16], k.shown());
         }
     }
     if !wide && views.iter().any(|v| v.root_program_removal.is_some()) {

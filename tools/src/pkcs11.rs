@@ -138,7 +138,7 @@ impl TokenKey {
     }
 
     pub(crate) fn public_key(&self) -> PublicKey {
-        self.public
+        self.public.clone()
     }
 
     /// Pure Ed25519 (CKM_EDDSA without parameters) over `message`: the PAE, as AWS KMS and

@@ -222,7 +222,7 @@ fn bundle_sign_verify_wrong_key_and_tampering() {
         d.path(),
         &verify_args("wrong.json", "set.json"),
         1,
-        "fewer than 2 distinct keys",
+        "fewer than 2 distinct ed25519 keys",
     );
     ok(d.path(), &["bundle", "sign", "b.json", "--key", "k3.pem"]);
     let out = ok(d.path(), &verify_args("b.json", "set.json"));

@@ -26,7 +26,7 @@ fn signatures_show_who_signed_and_who_is_missing_per_set() {
         p,
         &["bundle", "signatures", "b.json", "--signers", "set.json"],
         1,
-        "current signer set: 1 of 2 required: NOT MET",
+        "current signer set, ed25519: 1 of 2 required: NOT MET",
     );
     let k1 = key_id(p, "k1.pub");
     let k2 = key_id(p, "k2.pub");
@@ -97,7 +97,7 @@ fn a_signature_refusal_says_which_problem_it_is() {
             "set.json",
         ],
         1,
-        "1 of the 2 required keys of the current set signed",
+        "1 of the 2 required ed25519 keys of the current set signed",
     );
     assert!(
         r.stdout.contains("1 signature by keys in no signer set"),
@@ -160,7 +160,7 @@ fn a_signature_refusal_says_which_problem_it_is() {
         "the payload changed after it signed",
     );
     assert!(
-        r.stdout.contains("0 of the 2 required keys"),
+        r.stdout.contains("0 of the 2 required ed25519 keys"),
         "{}",
         r.stdout
     );

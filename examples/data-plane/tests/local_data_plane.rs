@@ -257,7 +257,7 @@ async fn with_the_test_ca_in_a_committed_bundle_describe_endpoint_and_publish_su
     .root(ca.der(), Some("data-plane stand-in CA".into()))
     .build(&Limits::default())
     .expect("bundle");
-    bundle.sign(&key);
+    bundle.sign(&key).expect("sign");
     {
         let mut store =
             TrustStore::open(dir.path(), StoreConfig::new("acme-prod", set.clone())).expect("open");
