@@ -874,6 +874,29 @@ fn verify_cmd(a: &VerifyArgs) -> anyhow::Result<ExitCode> {
                     .map(|d| format!(": {d}"))
                     .unwrap_or_default()
             );
+            // The signature rules cover every group: say how each one stood.
+            let role = match r.name {
+                "current_signatures" => "current",
+                "signer_rotation" => "next",
+                _ => continue,
+            };
+            if r.result == "passed" {
+                let groups: Vec<String> = sig_review
+                    .iter()
+                    .flat_map(|rv| rv.sets.iter().filter(|s| s.role == role))
+                    .map(|s| {
+                        format!(
+                            "{}: {} signed, {} needed",
+                            s.algorithm,
+                            s.signed.len(),
+                            s.threshold
+                        )
+                    })
+                    .collect();
+                if !groups.is_empty() {
+                    println!("        {}", groups.join(", "));
+                }
+            }
         }
         println!("{verdict}");
     }

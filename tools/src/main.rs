@@ -58,11 +58,12 @@ enum Command {
     /// A release gate: exit 1 if a root expires within a window (root-program removal dates
     /// are reported as advice unless --fail-on root-program).
     CheckExpiry(check_expiry::Args),
-    /// Generate an Ed25519 release key (PKCS#8 PEM, mode 0600; never overwrites).
+    /// Generate a release key: Ed25519, or ML-DSA-65/87 with --alg (PKCS#8 PEM, mode 0600;
+    /// never overwrites).
     Keygen(keys::KeygenArgs),
     /// Print the public key and key id of a key file or an HSM key.
     Pubkey(keys::PubkeyArgs),
-    /// Write a signer-set file (threshold and public keys) from key files or an HSM key.
+    /// Write a signer-set file: keys of one algorithm and a threshold, or --combine groups.
     SignerSet(keys::SignerSetArgs),
     /// Build, sign, review and verify root bundles.
     #[command(subcommand)]

@@ -1050,3 +1050,167 @@ fn a_root_without_a_common_name_goes_into_a_bundle_under_its_ou() {
         "{out}"
     );
 }
+
+/// The hybrid commands end to end: ML-DSA-65 keys, a combined signer set, a v2 bundle signed
+/// by files and by an external signer through `pae` / `attach`, and the per-group report.
+#[test]
+fn hybrid_keys_sets_signing_and_attach() {
+    let d = tempfile::tempdir().expect("tmp");
+    let p = d.path();
+    keys(p, 2, 2);
+    for i in 1..=3 {
+        let (key, public) = (format!("m{i}.pem"), format!("m{i}.pub"));
+        let out = ok(
+            p,
+            &[
+                "keygen",
+                "--alg",
+                "ml-dsa-65",
+                "--out",
+                &key,
+                "--pub-out",
+                &public,
+            ],
+        );
+        assert!(out.contains("algorithm:  ml-dsa-65"), "{out}");
+    }
+    let pem = std::fs::read_to_string(p.join("m1.pem")).expect("pem");
+    // RFC 9881 seed-only PKCS#8: 54 bytes of DER, 72 of base64.
+    assert_eq!(pem.lines().nth(1).map(str::len), Some(64), "{pem}");
+    fails(
+        p,
+        &["keygen", "--alg", "ml-dsa-44", "--out", "x.pem"],
+        2,
+        "expected ed25519, ml-dsa-65 or ml-dsa-87",
+    );
+    ok(
+        p,
+        &[
+            "signer-set",
+            "--threshold",
+            "2",
+            "m1.pub",
+            "m2.pub",
+            "m3.pub",
+            "--out",
+            "ml.json",
+        ],
+    );
+    // Mixed algorithms in one group, and two groups of one algorithm, are refused.
+    fails(
+        p,
+        &[
+            "signer-set",
+            "--threshold",
+            "1",
+            "k1.pub",
+            "m1.pub",
+            "--out",
+            "x.json",
+        ],
+        3,
+        "key #1 is ml-dsa-65, in a group of ed25519",
+    );
+    fails(
+        p,
+        &[
+            "signer-set",
+            "--combine",
+            "set.json",
+            "set.json",
+            "--out",
+            "x.json",
+        ],
+        3,
+        "two ed25519 groups",
+    );
+    let out = ok(
+        p,
+        &[
+            "signer-set",
+            "--combine",
+            "set.json",
+            "ml.json",
+            "--out",
+            "hybrid.json",
+        ],
+    );
+    assert!(
+        out.contains("2 of 2 ed25519 + 2 of 3 ml-dsa-65 must sign"),
+        "{out}"
+    );
+    create(
+        p,
+        "b.json",
+        1,
+        "hybrid.json",
+        &[root("Amazon_Root_CA_3.pem")],
+    );
+    for k in ["k1.pem", "k2.pem", "m1.pem"] {
+        ok(p, &["bundle", "sign", "b.json", "--key", k]);
+    }
+    // The third ML-DSA-65 signature by an external signer over the exact PAE.
+    ok(p, &["bundle", "pae", "b.json", "--out", "b.pae"]);
+    let secret = aws_iot_roots::bundle::SigningKey::from_pkcs8_pem(
+        &std::fs::read_to_string(p.join("m3.pem")).expect("pem"),
+    )
+    .expect("key");
+    let sig = secret.sign(&std::fs::read(p.join("b.pae")).expect("pae"));
+    std::fs::write(p.join("short.sig"), &sig[..64]).expect("write");
+    fails(
+        p,
+        &[
+            "bundle",
+            "attach",
+            "b.json",
+            "--sig",
+            "short.sig",
+            "--pubkey",
+            "m3.pub",
+        ],
+        3,
+        "an ml-dsa-65 signature",
+    );
+    std::fs::write(p.join("b.sig"), &sig).expect("write");
+    ok(
+        p,
+        &[
+            "bundle", "attach", "b.json", "--sig", "b.sig", "--pubkey", "m3.pub",
+        ],
+    );
+    let out = ok(
+        p,
+        &[
+            "bundle",
+            "verify",
+            "b.json",
+            "--fleet",
+            FLEET,
+            "--signers",
+            "hybrid.json",
+        ],
+    );
+    assert!(
+        out.contains("ed25519: 2 signed, 2 needed, ml-dsa-65: 2 signed, 2 needed"),
+        "{out}"
+    );
+    // Devices that trust only the Ed25519 set see a rotation into hybrid.
+    let out = ok(
+        p,
+        &[
+            "bundle",
+            "verify",
+            "b.json",
+            "--fleet",
+            FLEET,
+            "--signers",
+            "set.json",
+        ],
+    );
+    assert!(out.contains("ACCEPTED"), "{out}");
+    let out = ok(p, &["inspect", "--bundle", "b.json"]);
+    assert!(
+        out.contains("next signer set: 2 of 2 ed25519 + 2 of 3 ml-dsa-65"),
+        "{out}"
+    );
+}

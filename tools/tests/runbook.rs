@@ -46,6 +46,9 @@ fn the_release_runbook_runs_verbatim_from_an_empty_directory() {
         "set2.json",
         "--version 4",
         "check-expiry",
+        "keygen --alg ml-dsa-65",
+        "signer-set --combine",
+        "--version 6",
     ] {
         assert!(script.contains(step), "the runbook lost its {step:?} step");
     }
@@ -91,7 +94,12 @@ fn the_release_runbook_runs_verbatim_from_an_empty_directory() {
         .output()
         .expect("status");
     let json: serde_json::Value = serde_json::from_slice(&status.stdout).expect("json");
-    assert_eq!(json["version"], 4, "{json}");
+    // Version 5 moved the device to hybrid; version 6 was only verified.
+    assert_eq!(json["version"], 5, "{json}");
+    assert_eq!(
+        json["signers"]["summary"], "2 of 3 ed25519 + 2 of 3 ml-dsa-65",
+        "{json}"
+    );
     let names: Vec<&str> = json["roots"]
         .as_array()
         .expect("roots")
