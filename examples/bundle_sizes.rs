@@ -86,7 +86,10 @@ fn main() {
     for k in [&ed[0], &ed[1], &ml[0]] {
         h1.sign(k).expect("sign");
     }
-    row("v2 hybrid, 2-of-3 Ed25519 + 1-of-3 ML-DSA-65, 3 signatures", &h1);
+    row(
+        "v2 hybrid, 2-of-3 Ed25519 + 1-of-3 ML-DSA-65, 3 signatures",
+        &h1,
+    );
     let mut h3 = h.clone();
     h3.sign(&ml[2]).expect("sign");
     row("the 2 + 2 hybrid with a third ML-DSA-65 signature", &h3);

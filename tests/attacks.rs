@@ -151,6 +151,8 @@ fn the_catalogue_covers_the_required_attacks() {
         "hybrid-one-secret-in-two-groups",
         "hybrid-migration-from-v1",
         "hybrid-migration-missing-new-group",
+        "hybrid-extra-key-carried",
+        "hybrid-signature-under-another-keyid",
         "v1-schema-under-v2-type",
         // Issue 11.
         "torsioned-twin-key",

@@ -47,6 +47,15 @@ fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/pyca_bundle.py")
 }
 
+/// Runs the script with `args` under `py`.
+fn pyca(py: &str, args: &[&std::ffi::OsStr]) -> std::process::Output {
+    Command::new(py)
+        .arg(script())
+        .args(args)
+        .output()
+        .expect("run python")
+}
+
 fn root_pem(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("roots")
@@ -86,14 +95,15 @@ fn flip(file: &Value, path: &[&str], index: Option<usize>, at: usize) -> Vec<u8>
 fn a_hybrid_bundle_signed_by_cryptography_verifies_and_tampering_is_refused() {
     let Some(py) = python() else { return };
     let dir = tempfile::tempdir().expect("tmp");
-    let out = Command::new(&py)
-        .arg(script())
-        .arg("make")
-        .arg(dir.path())
-        .arg(root_pem("Amazon_Root_CA_1.pem"))
-        .arg(root_pem("Amazon_Root_CA_3.pem"))
-        .output()
-        .expect("run python");
+    let out = pyca(
+        &py,
+        &[
+            "make".as_ref(),
+            dir.path().as_os_str(),
+            root_pem("Amazon_Root_CA_1.pem").as_os_str(),
+            root_pem("Amazon_Root_CA_3.pem").as_os_str(),
+        ],
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -224,13 +234,14 @@ fn a_hybrid_bundle_signed_by_the_crate_verifies_in_cryptography() {
     std::fs::write(dir.path().join("signers.json"), set.to_json()).expect("signers");
     let check = |bytes: &[u8]| {
         std::fs::write(dir.path().join("bundle.json"), bytes).expect("bundle");
-        let out = Command::new(&py)
-            .arg(script())
-            .arg("verify")
-            .arg(dir.path().join("bundle.json"))
-            .arg(dir.path().join("signers.json"))
-            .output()
-            .expect("run python");
+        let out = pyca(
+            &py,
+            &[
+                "verify".as_ref(),
+                dir.path().join("bundle.json").as_os_str(),
+                dir.path().join("signers.json").as_os_str(),
+            ],
+        );
         let verdict: Value = serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|_| panic!("python: {}", String::from_utf8_lossy(&out.stderr)));
         (out.status.success(), verdict)
@@ -279,4 +290,64 @@ fn a_hybrid_bundle_signed_by_the_crate_verifies_in_cryptography() {
         assert!(!ok, "{path:?} changed, yet cryptography accepted");
         assert_eq!(verdict["reason"], Value::String(why.into()), "{path:?}");
     }
+}
+
+/// `keygen --alg ml-dsa-65`'s encodings (RFC 9881 seed-only PKCS#8, SPKI) are what
+/// cryptography reads, and cryptography's are what the crate reads: the same public key on
+/// both sides.
+#[test]
+fn ml_dsa_key_files_are_interchangeable_with_cryptography() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().expect("tmp");
+    let ours = SigningKey::generate_with(Algorithm::MlDsa65);
+    std::fs::write(
+        dir.path().join("ours.pem"),
+        ours.to_pkcs8_pem().expect("pem").as_bytes(),
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("ours.pub"),
+        ours.public_key().to_spki_pem().expect("spki"),
+    )
+    .expect("write");
+    let out = pyca(
+        &py,
+        &[
+            "keys".as_ref(),
+            dir.path().join("ours.pem").as_os_str(),
+            dir.path().join("ours.pub").as_os_str(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(read["type"], "MLDSA65PrivateKey");
+    assert_eq!(
+        read["from_private"],
+        Value::String(common::hex(ours.public_key().as_bytes()))
+    );
+    let out = pyca(&py, &["genkey".as_ref(), dir.path().as_os_str()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let theirs_hex = String::from_utf8(out.stdout).expect("utf-8");
+    let theirs = SigningKey::from_pkcs8_pem(
+        &std::fs::read_to_string(dir.path().join("py.pem")).expect("pem"),
+    )
+    .expect("cryptography's PKCS#8");
+    assert_eq!(theirs.algorithm(), Algorithm::MlDsa65);
+    assert_eq!(
+        common::hex(theirs.public_key().as_bytes()),
+        theirs_hex.trim()
+    );
+    let public = aws_iot_roots::bundle::PublicKey::from_spki_pem(
+        &std::fs::read_to_string(dir.path().join("py.pub")).expect("pem"),
+    )
+    .expect("cryptography's SPKI");
+    assert_eq!(public, theirs.public_key());
 }

@@ -1,7 +1,9 @@
 //! Signed root bundles: how a fleet replaces its roots without a firmware release.
 //!
 //! The format is specified in docs/bundle-format.md: a DSSE envelope whose payload lists roots
-//! by SHA-256, plus the DER certificates outside the signed bytes. Devices call [`verify`]
+//! by SHA-256, plus the DER certificates outside the signed bytes; in format v2 the signer set
+//! is groups of explicit algorithms (Ed25519, ML-DSA-65, ML-DSA-87), all required, and the
+//! next set's keys travel outside the signed bytes too, bound by hash. Devices call [`verify`]
 //! (feature `bundle`); release tooling builds and signs with [`BundleBuilder`] and
 //! [`SigningKey`] (feature `signing`).
 //!
@@ -32,6 +34,45 @@
 //!     Verdict::Apply(verified) => assert_eq!(verified.roots().len(), 1),
 //!     other => panic!("{other:?}"),
 //! }
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+//!
+//! Format v2: a hybrid signer set, an Ed25519 group AND an ML-DSA-65 group, both required.
+//!
+//! ```
+//! # #[cfg(feature = "signing")] {
+//! use core::time::Duration;
+//! use aws_iot_roots::bundle::{
+//!     verify, Algorithm, BundleBuilder, BundleError, Format, Policy, SignerGroup, SignerRole,
+//!     SignerSet, SigningKey, TrustState, Verdict,
+//! };
+//! use rustls_pki_types::UnixTime;
+//!
+//! let at = |s: u64| UnixTime::since_unix_epoch(Duration::from_secs(s));
+//! let (ed, ml) = (SigningKey::generate(), SigningKey::generate_with(Algorithm::MlDsa65));
+//! let hybrid = SignerSet::from_groups(vec![
+//!     SignerGroup::new(Algorithm::Ed25519, vec![ed.public_key()], 1)?,
+//!     SignerGroup::new(Algorithm::MlDsa65, vec![ml.public_key()], 1)?,
+//! ])?;
+//! let ca3 = aws_iot_roots::ROOTS.iter().find(|r| r.name == "Amazon Root CA 3").unwrap();
+//! let mut bundle = BundleBuilder::new("acme-prod", 2, at(1_800_000_000), at(1_830_000_000), hybrid.clone())
+//!     .root(ca3.der.clone(), None)
+//!     .build(&Policy::default().limits)?;
+//! assert_eq!(bundle.format(), Some(Format::V2));
+//! let mut state = TrustState::initial("acme-prod", hybrid);
+//! state.time_floor = at(1_790_000_000);
+//! let now = at(1_800_000_100);
+//!
+//! bundle.sign(&ed)?;
+//! // Ed25519 alone does not move a hybrid device.
+//! assert!(matches!(
+//!     verify(&bundle.to_bytes(), &state, now, &Policy::default()),
+//!     Err(BundleError::SignatureThreshold { role: SignerRole::Current, algorithm: Algorithm::MlDsa65, .. })
+//! ));
+//! bundle.sign(&ml)?;
+//! assert!(matches!(verify(&bundle.to_bytes(), &state, now, &Policy::default())?, Verdict::Apply(_)));
 //! # }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

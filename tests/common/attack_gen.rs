@@ -66,6 +66,8 @@ enum By<'a> {
     Ml(&'a MlKey),
     /// A signature by the first, filed under the second's key id.
     Misfiled(&'a MlKey, &'a SigningKey),
+    /// The same, under another ML-DSA key's id.
+    MisfiledMl(&'a MlKey, &'a MlKey),
 }
 
 /// A v2 file for exactly these payload bytes, entries, certificates and carried keys.
@@ -79,6 +81,7 @@ fn v2_file(payload: &Value, sigs: &[By<'_>], certs: &[Vec<u8>], keys: &[&PublicK
             By::Ed(k) => entry(k.public_key().key_id(), k.sign(&pae)),
             By::Ml(k) => entry(k.public.key_id(), k.sign(&pae)),
             By::Misfiled(k, other) => entry(other.public_key().key_id(), k.sign(&pae)),
+            By::MisfiledMl(k, other) => entry(other.public.key_id(), k.sign(&pae)),
         })
         .collect();
     serde_json::to_vec(&json!({
@@ -782,6 +785,36 @@ fn hybrid_cases(c: &Ctx, ml: &[MlKey], out: &mut Vec<Case>) {
         CLOCK,
         refused("signer_rotation", "which the bundle file does not carry"),
         v2_file(&p, &all, &amazon(), &swapped),
+    ));
+    let mut extra = carried.clone();
+    extra.push(&sk);
+    out.push(case(
+        "hybrid-extra-key-carried",
+        "A key the payload does not name carried beside the named ones: nothing unsigned may \
+         add key material.",
+        hs.clone(),
+        CLOCK,
+        refused("signer_rotation", "that the payload does not name"),
+        v2_file(&p, &all, &amazon(), &extra),
+    ));
+    out.push(case(
+        "hybrid-signature-under-another-keyid",
+        "A valid ML-DSA-65 signature by m3 filed under m2's key id, beside m1's: in v2 a keyid \
+         binds its entry to one key, so m3's signature counts for nobody.",
+        hs.clone(),
+        CLOCK,
+        refused("current_signatures", "ml-dsa-65 keys of the current"),
+        v2_file(
+            &p,
+            &[
+                By::Ed(&k[0]),
+                By::Ed(&k[1]),
+                By::Ml(&m[0]),
+                By::MisfiledMl(&m[2], &m[1]),
+            ],
+            &amazon(),
+            &carried,
+        ),
     ));
     let mut relabelled: Value =
         serde_json::from_slice(&v2_file(&p, &all, &amazon(), &carried)).expect("json");

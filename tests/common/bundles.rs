@@ -27,9 +27,8 @@ pub const ISSUED: u64 = 1_798_761_600;
 pub const CLOCK: u64 = 1_798_848_000;
 pub const EXPIRES: u64 = 1_830_297_600;
 
-pub fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
+/// The one hex helper of the tests (common::hex), here too for `use bundles::*`.
+pub(crate) use crate::common::hex;
 
 pub fn sha(der: &[u8]) -> String {
     hex(&Sha256::digest(der))

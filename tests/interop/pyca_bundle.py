@@ -5,6 +5,8 @@ An independent implementation for tests/pyca_interop.rs: it never imports or run
 
     pyca_bundle.py make OUTDIR ROOT.pem...   # keys, signers.json, a hybrid bundle.json
     pyca_bundle.py verify BUNDLE SIGNERS     # exit 0 and {"ok": true}, or exit 1 and why
+    pyca_bundle.py keys PRIVATE.pem PUBLIC.pem  # read both; print the raw public key (hex)
+    pyca_bundle.py genkey OUTDIR             # an ML-DSA-65 key as PKCS#8 and SPKI PEM
 
 `make` writes a 2-of-3 Ed25519 AND 2-of-3 ML-DSA-65 signer set (the device's current set,
 which is also the bundle's next set) and a version-2 bundle for fleet "acme-prod" over the
@@ -174,6 +176,31 @@ def verify(bundle_path, signers_path):
     return None
 
 
+def keys(private_path, public_path):
+    """Reads an ML-DSA key pair another tool wrote: PKCS#8 (RFC 9881 seed form) and SPKI."""
+    with open(private_path, "rb") as fh:
+        private = serialization.load_pem_private_key(fh.read(), password=None)
+    with open(public_path, "rb") as fh:
+        public = serialization.load_pem_public_key(fh.read())
+    a = private.public_key().public_bytes(*RAW)
+    b = public.public_bytes(*RAW)
+    print(json.dumps({"from_private": a.hex(), "from_public": b.hex(),
+                      "type": type(private).__name__}))
+    return 0 if a == b else 1
+
+
+def genkey(outdir):
+    key = mldsa.MLDSA65PrivateKey.generate()
+    with open(f"{outdir}/py.pem", "wb") as fh:
+        fh.write(key.private_bytes(serialization.Encoding.PEM,
+                                   serialization.PrivateFormat.PKCS8,
+                                   serialization.NoEncryption()))
+    with open(f"{outdir}/py.pub", "wb") as fh:
+        fh.write(key.public_key().public_bytes(serialization.Encoding.PEM,
+                                               serialization.PublicFormat.SubjectPublicKeyInfo))
+    print(key.public_key().public_bytes(*RAW).hex())
+
+
 def main():
     if len(sys.argv) >= 3 and sys.argv[1] == "make":
         make(sys.argv[2], sys.argv[3:])
@@ -182,6 +209,11 @@ def main():
         why = verify(sys.argv[2], sys.argv[3])
         print(json.dumps({"ok": why is None, "reason": why}))
         return 0 if why is None else 1
+    if len(sys.argv) == 4 and sys.argv[1] == "keys":
+        return keys(sys.argv[2], sys.argv[3])
+    if len(sys.argv) == 3 and sys.argv[1] == "genkey":
+        genkey(sys.argv[2])
+        return 0
     print(__doc__, file=sys.stderr)
     return 2
 

@@ -1133,7 +1133,7 @@ fn diff(a: &DiffArgs) -> anyhow::Result<ExitCode> {
         println!("- signer  {}  {}", &k.key_id[..16], k.shown());
     }
     if d.signer_set_changed {
-        println!("SIGNER SET CHANGES: the bundle needs a threshold of the old and of the new keys");
+        println!("SIGNER SET CHANGES: every group of the old set and of the new one must sign");
     }
     if a.compiled_in {
         println!("A bundle replaces the whole set: devices that apply it trust exactly the");
