@@ -641,3 +641,43 @@ fn ml_dsa_keys_round_trip_through_pkcs8_and_spki() {
         assert_ne!(sig, k.sign(b"message"));
     }
 }
+
+/// A device's raised key limit (`Limits::max_signer_keys`) holds at every step of v2, the
+/// payload's shape and the binding of carried keys alike; the default refuses the same set.
+#[test]
+fn a_raised_key_limit_applies_to_v2_groups_too() {
+    let current = Keys::new(1);
+    let st = state(current.set(1), 1);
+    let next: Vec<SigningKey> = (0..10).map(|_| SigningKey::generate()).collect();
+    let mut p = payload_v2(2, &amazon_roots(), &current.set(1));
+    p["signers"]["groups"][0]["keys"] = json!(next
+        .iter()
+        .map(|k| k.public_key().key_id())
+        .collect::<Vec<_>>());
+    let keys: Vec<Vec<u8>> = next
+        .iter()
+        .map(|k| k.public_key().as_bytes().to_vec())
+        .collect();
+    let file = file_v2(
+        &p,
+        &[by(&current.keys[0]), by(&next[0])],
+        &amazon_roots(),
+        &keys,
+    );
+    assert_eq!(
+        refused(&file, &st),
+        BundleError::TooLarge {
+            limit: Limit::SignerKeys,
+            max: 8,
+            actual: 10
+        }
+    );
+    let mut raised = Policy::default();
+    raised.limits.max_signer_keys = 10;
+    match verify(&file, &st, at(CLOCK), &raised) {
+        Ok(aws_iot_roots::bundle::Verdict::Apply(v)) => {
+            assert_eq!(v.payload().signers.keys().count(), 10)
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -384,6 +384,16 @@ impl SignerGroup {
         keys: Vec<PublicKey>,
         threshold: u32,
     ) -> Result<Self, KeyError> {
+        Self::new_within(algorithm, keys, threshold, MAX_SIGNER_KEYS)
+    }
+
+    /// [`SignerGroup::new`] under a device's own key limit (`Limits::max_signer_keys`).
+    pub(crate) fn new_within(
+        algorithm: Algorithm,
+        keys: Vec<PublicKey>,
+        threshold: u32,
+        limit: usize,
+    ) -> Result<Self, KeyError> {
         for (index, key) in keys.iter().enumerate() {
             if key.algorithm() != algorithm {
                 return Err(KeyError::AlgorithmMismatch {
@@ -394,7 +404,7 @@ impl SignerGroup {
             }
         }
         let ids: Vec<[u8; 32]> = keys.iter().map(|k| *k.sha256()).collect();
-        check_shape([(algorithm, &ids[..], threshold)], MAX_SIGNER_KEYS)?;
+        check_shape([(algorithm, &ids[..], threshold)], limit)?;
         Ok(Self {
             algorithm,
             keys,

@@ -319,7 +319,12 @@ fn bind_keys(
             };
             keys.push(key);
         }
-        out.push(SignerGroup::new(g.algorithm, keys, g.threshold)?);
+        out.push(SignerGroup::new_within(
+            g.algorithm,
+            keys,
+            g.threshold,
+            limits.max_signer_keys,
+        )?);
     }
     for (i, (_, h)) in carried.iter().enumerate() {
         let named = groups.iter().any(|g| g.keys.contains(h));
