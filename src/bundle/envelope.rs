@@ -328,7 +328,7 @@ impl Bundle {
 pub struct SignatureCheck {
     /// The entry's `keyid`, as written (a hint; may be empty).
     pub keyid: String,
-    /// The candidate key the signature verifies under (`verify_strict` over the PAE), if any.
+    /// The candidate key the signature verifies under (by its algorithm, over the PAE), if any.
     pub verified_by: Option<PublicKey>,
     /// The candidate key the `keyid` names, if any.
     pub named: Option<PublicKey>,
