@@ -4,6 +4,9 @@
 //! `cargo run --release --example bundle_sizes --features signing` (BENCHMARKS.md,
 //! docs/aws-iot-jobs.md). Sizes are exact byte counts of what the crate writes.
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use core::time::Duration;
 
 use aws_iot_roots::bundle::{
@@ -100,23 +103,7 @@ fn main() {
     let ml3 = keys(Algorithm::MlDsa65, 3);
     let set =
         SignerSet::from_groups(vec![group(&ed, 3), group(&ml3, 3), group(&ml87, 2)]).expect("set");
-    let mut b = BundleBuilder::new(
-        "f".repeat(64),
-        u64::MAX - 1,
-        at(1_798_761_600),
-        at(1_830_297_600),
-        set,
-    );
-    for i in 0..16 {
-        let key = rcgen::KeyPair::generate().expect("key");
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, format!("root {i}"));
-        let cert = params.self_signed(&key).expect("cert");
-        b = b.root(cert.der().clone(), Some(format!("{i:x<64}")));
-    }
+    let b = common::bundles::largest_builder(set);
     let mut at_limits = b.build(&Limits::default()).expect("within limits");
     for k in ed.iter().chain(&ml3).chain(&ml87) {
         at_limits.sign(k).expect("sign");

@@ -38,7 +38,7 @@ if [ -z "${IOT_ROOTS_PYTHON:-}" ]; then
             fi
             "$venv/bin/pip" install -q "cryptography>=48,<49"
         fi
-        IOT_ROOTS_PYTHON=$venv/bin/python
+        IOT_ROOTS_PYTHON=$PWD/$venv/bin/python
     fi
     export IOT_ROOTS_PYTHON
 fi

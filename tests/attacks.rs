@@ -222,7 +222,11 @@ fn a_case_with_the_wrong_expectation_fails() {
         serde_json::to_vec(&case).expect("json"),
     )
     .expect("write");
-    assert!(run(tmp.path()).is_err());
+    let err = run(tmp.path()).expect_err("a refused bundle expected to be accepted");
+    assert!(
+        err.starts_with("expected Some(\"accepted\"), got Err(Rollback"),
+        "{err}"
+    );
     case["expect"] =
         serde_json::json!({ "outcome": "refused", "rule": "fleet", "error_contains": "rollback" });
     std::fs::write(

@@ -9,7 +9,7 @@
 //! code every v2 bundle signature goes through.
 #![cfg(feature = "bundle")]
 
-use aws_iot_roots::bundle::{Algorithm, PublicKey};
+use aws_iot_roots::bundle::{Algorithm, KeyError, PublicKey};
 use ml_dsa::{
     EncodedSignature, EncodedVerifyingKey, KeyExport as _, MlDsa65, Signature, VerifyingKey,
 };
@@ -231,7 +231,18 @@ fn through_the_bundle_verify_path() {
             assert!(!key.verifies(&v.msg, &sig), "vector {} byte {i}", v.count);
         }
         // Read as ML-DSA-87 or Ed25519 (a wrong label), the key is refused by length.
-        assert!(PublicKey::from_encoded(Algorithm::MlDsa87, &v.pk).is_err());
-        assert!(PublicKey::from_encoded(Algorithm::Ed25519, &v.pk).is_err());
+        for (algorithm, expected) in [(Algorithm::MlDsa87, 2592), (Algorithm::Ed25519, 32)] {
+            assert_eq!(
+                PublicKey::from_encoded(algorithm, &v.pk),
+                Err(KeyError::WrongLength {
+                    algorithm,
+                    expected,
+                    actual: PUBLIC_KEY_BYTES,
+                    index: None,
+                }),
+                "vector {}",
+                v.count
+            );
+        }
     }
 }
