@@ -681,3 +681,59 @@ fn a_raised_key_limit_applies_to_v2_groups_too() {
         other => panic!("{other:?}"),
     }
 }
+
+/// The shape of a v2 payload's groups, checked when it is parsed (rule 4, after the
+/// signatures): a key named twice in a group, a threshold of 0 or above the group's keys, no
+/// group at all, a hash that is not 64 lowercase hex, an unknown member, and a group spelled
+/// as an array are each refused by name.
+#[test]
+fn v2_group_shapes_are_checked_in_the_payload() {
+    let (h, st, p) = baseline();
+    let keys = carried(&h.set(2, 2));
+    let signed = |q: &Value| refused(&file_v2(q, &both(&h), &amazon_roots(), &keys), &st);
+    let mut q = p.clone();
+    q["signers"]["groups"][1]["keys"][2] = q["signers"]["groups"][1]["keys"][0].clone();
+    assert_eq!(
+        signed(&q),
+        BundleError::SignerSet(KeyError::DuplicateKey { index: 2, first: 0 })
+    );
+    for t in [0, 4] {
+        let mut q = p.clone();
+        q["signers"]["groups"][0]["threshold"] = json!(t);
+        assert_eq!(
+            signed(&q),
+            BundleError::SignerSet(KeyError::Threshold {
+                threshold: t,
+                distinct_keys: 3
+            })
+        );
+    }
+    let mut q = p.clone();
+    q["signers"]["groups"] = json!([]);
+    assert_eq!(signed(&q), BundleError::SignerSet(KeyError::NoGroups));
+    let mut q = p.clone();
+    let upper = q["signers"]["groups"][0]["keys"][0]
+        .as_str()
+        .expect("hex")
+        .to_uppercase();
+    q["signers"]["groups"][0]["keys"][0] = json!(upper);
+    assert!(matches!(
+        signed(&q),
+        BundleError::Malformed { part: Part::Payload, detail }
+            if detail.contains("signer key sha256") && detail.contains("64 lowercase hex")
+    ));
+    let mut q = p.clone();
+    q["signers"]["groups"][0]["weight"] = json!(1);
+    assert!(matches!(
+        signed(&q),
+        BundleError::Malformed { part: Part::Payload, detail } if detail.contains("weight")
+    ));
+    let mut q = p.clone();
+    let g = q["signers"]["groups"][0].clone();
+    q["signers"]["groups"][0] = json!([g["algorithm"], g["threshold"], g["keys"]]);
+    assert!(matches!(
+        signed(&q),
+        BundleError::Malformed { part: Part::Payload, detail }
+            if detail.contains("a signer group object")
+    ));
+}

@@ -89,7 +89,8 @@ impl Bundle {
             let Some(class) = signature_class(&s.sig, allowed) else {
                 return Err(wrong_length(i));
             };
-            let n = &mut per_algorithm[class as usize];
+            let slot = Algorithm::ALL.iter().position(|a| *a == class).unwrap_or(0);
+            let n = &mut per_algorithm[slot];
             *n += 1;
             too_large(Limit::Signatures, limits.max_signatures, *n)?;
         }
