@@ -737,3 +737,81 @@ fn v2_group_shapes_are_checked_in_the_payload() {
             if detail.contains("a signer group object")
     ));
 }
+
+/// The file's `keys` member is bounded before decoding: more keys than a set may hold, and
+/// a key that is not base64, are refused where they are, before any signature is tried.
+#[test]
+fn carried_keys_are_bounded_and_decoded_before_anything_else() {
+    let (h, st, p) = baseline();
+    let mut keys = carried(&h.set(2, 2));
+    let good = file_v2(&p, &both(&h), &amazon_roots(), &keys);
+    keys.extend((0..3).map(|_| vec![0u8; 32]));
+    assert_eq!(
+        refused(&file_v2(&p, &both(&h), &amazon_roots(), &keys), &st),
+        BundleError::TooLarge {
+            limit: Limit::SignerKeys,
+            max: 8,
+            actual: 9
+        }
+    );
+    let mut v: Value = serde_json::from_slice(&good).expect("json");
+    v["keys"][3] = json!("not base64!");
+    assert!(matches!(
+        refused(&serde_json::to_vec(&v).expect("json"), &st),
+        BundleError::Malformed {
+            part: Part::Key(3),
+            ..
+        }
+    ));
+    // In a signer-set file, an oversized key is refused by its base64 length, undecoded.
+    let text = json!({"groups": [{"algorithm": "ed25519", "threshold": 1,
+        "keys": ["A".repeat(1 << 16)]}]});
+    assert_eq!(
+        SignerSet::from_json(&serde_json::to_vec(&text).expect("json")),
+        Err(KeyError::WrongLength {
+            algorithm: Algorithm::Ed25519,
+            expected: 32,
+            actual: (1 << 16) / 4 * 3,
+            index: Some(0)
+        })
+    );
+}
+
+/// `Bundle::attach` (what KMS and other external signers go through) checks an ML-DSA
+/// signature by the key's algorithm: the wrong length is malformed, a changed byte does not
+/// verify, and a v1 bundle takes no ML-DSA signature at all.
+#[test]
+fn attaching_an_ml_dsa_signature_checks_it_by_the_keys_algorithm() {
+    let h = Hybrid::new(1, 1);
+    let build = |set: SignerSet| {
+        BundleBuilder::new(FLEET, 2, at(ISSUED), at(EXPIRES), set)
+            .root(root_der("Amazon Root CA 3").into(), None)
+            .build(&Limits::default())
+            .expect("bundle")
+    };
+    let mut b = build(h.set(1, 1));
+    let key = h.ml[0].public_key();
+    let sig = h.ml[0].sign(&b.pae());
+    assert_eq!(
+        b.attach(&key, &sig[..64]),
+        Err(BundleError::Malformed {
+            part: Part::AttachedSignature,
+            detail: "an ml-dsa-65 signature is 3309 bytes".into()
+        })
+    );
+    let mut bad = sig.clone();
+    bad[100] ^= 1;
+    assert_eq!(b.attach(&key, &bad), Err(BundleError::BadSignature));
+    assert_eq!(b.signature_count(), 0);
+    b.attach(&key, &sig).expect("attach");
+    b.sign(&h.ed[0]).expect("sign");
+    let st = state(h.set(1, 1), 1);
+    assert!(apply(&b.to_bytes(), &st).is_ok_and(|v| v.payload().version == 2));
+    let ed_only = SignerSet::new(vec![h.ed[0].public_key()], 1).expect("set");
+    let mut v1 = build(ed_only);
+    assert!(matches!(
+        v1.attach(&key, &sig),
+        Err(BundleError::Malformed { part: Part::AttachedSignature, detail })
+            if detail.contains("v1 bundle carries only ed25519")
+    ));
+}

@@ -58,6 +58,16 @@ impl Fleet {
     }
 }
 
+/// A device that took the migration bundle, and its storage.
+fn migrated() -> (Fleet, SimStorage) {
+    let fleet = Fleet::new();
+    let sim = SimStorage::new();
+    let mut s = TrustStore::open_with(sim.clone(), fleet.config()).expect("open");
+    s.apply(&fleet.migration(), now(), &mut pass)
+        .expect("migrates");
+    (fleet, sim)
+}
+
 fn short(store_err: StoreError) -> Option<(SignerRole, Algorithm)> {
     match store_err {
         StoreError::Bundle(BundleError::SignatureThreshold {
@@ -155,12 +165,7 @@ fn the_migration_to_hybrid_survives_a_power_cut_at_every_step() {
 /// needs both groups and is persisted in v1's form.
 #[test]
 fn the_hybrid_floor_survives_lost_generations_and_a_downgrade_needs_both_schemes() {
-    let fleet = Fleet::new();
-    let sim = SimStorage::new();
-    let mut s = TrustStore::open_with(sim.clone(), fleet.config()).expect("open");
-    s.apply(&fleet.migration(), now(), &mut pass)
-        .expect("migrates");
-    drop(s);
+    let (fleet, sim) = migrated();
     for name in sim.names() {
         if name.starts_with("gen-") {
             sim.remove(&name).expect("remove");
@@ -185,4 +190,40 @@ fn the_hybrid_floor_survives_lost_generations_and_a_downgrade_needs_both_schemes
     drop(s);
     let s = TrustStore::open_with(sim.clone(), fleet.config()).expect("reopen");
     assert!(s.floors().signers.same_as(&ed_only));
+}
+
+/// A resealed floor record whose signer set is malformed (both the v1 and the groups form,
+/// or an unknown algorithm) is refused as corrupt, and the floors still come from the
+/// committed hybrid generation: a hostile file cannot drop the ML-DSA group.
+#[test]
+fn a_hostile_floor_record_cannot_drop_the_ml_dsa_group() {
+    let (fleet, sim) = migrated();
+    let sealed = sim.contents("floor.json").expect("floor record");
+    let body = &sealed[65..];
+    let rec: serde_json::Value = serde_json::from_slice(body).expect("json");
+    assert!(rec["groups"].is_array(), "{rec}");
+    let reseal = |rec: &serde_json::Value| {
+        let body = serde_json::to_vec(rec).expect("json");
+        let mut out = hex(&<sha2::Sha256 as sha2::Digest>::digest(&body)).into_bytes();
+        out.push(b'\n');
+        out.extend_from_slice(&body);
+        out
+    };
+    let ed_only = fleet.old.set(2);
+    let v1_form: serde_json::Value = serde_json::from_str(&ed_only.to_json()).expect("json");
+    let mut both_forms = rec.clone();
+    both_forms["threshold"] = v1_form["threshold"].clone();
+    both_forms["keys"] = v1_form["keys"].clone();
+    let mut unknown = rec.clone();
+    unknown["groups"][1]["algorithm"] = serde_json::json!("ml-dsa-44");
+    for (what, bad) in [("both forms", both_forms), ("unknown algorithm", unknown)] {
+        let sim = sim.fork();
+        sim.set_contents("floor.json", reseal(&bad));
+        let s = TrustStore::open_with(sim.clone(), fleet.config()).expect("reopen");
+        assert_note(&s, NoteKind::Corrupt, "floor.json");
+        assert!(
+            s.floors().signers.same_as(&fleet.new.set(2, 2)),
+            "{what}: the floors lost the hybrid set"
+        );
+    }
 }
